@@ -1,0 +1,5 @@
+"""``python -m mmfuse`` runs the command line interface."""
+
+from mmfuse.cli import main
+
+raise SystemExit(main())

@@ -18,6 +18,9 @@ from mmfuse.fusion._blocks import BlockNormalizer
 
 def as_frame(X) -> pd.DataFrame | object:
     """Turn a mapping of modality columns into a DataFrame, checking lengths."""
+    if sp.issparse(X):
+        # ColumnTransformer indexes columns, which only CSR/CSC support.
+        return X.tocsr()
     if isinstance(X, Mapping):
         lengths = {name: len(col) for name, col in X.items()}
         if len(set(lengths.values())) > 1:
@@ -27,9 +30,6 @@ def as_frame(X) -> pd.DataFrame | object:
                 "modality needs one cell per sample (use None for a missing cell)"
             )
         return pd.DataFrame({name: list(col) for name, col in X.items()})
-    if sp.issparse(X):
-        # ColumnTransformer indexes columns, which only CSR/CSC support.
-        return X.tocsr()
     if isinstance(X, pd.Series) or (isinstance(X, np.ndarray) and X.ndim == 1) or (
             isinstance(X, list) and len(X) > 0 and np.isscalar(X[0])):
         raise ValueError(

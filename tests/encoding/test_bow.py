@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans
+from sklearn.utils import check_random_state
+
+from mmfuse.descriptors import DescriptorSet
+from mmfuse.encoding import BagOfWords
+
+
+def _sets(seed=0, lengths=(40, 0, 25, 1, 60)):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(scale=5, size=(6, 10))
+    out = []
+    for n in lengths:
+        idx = rng.integers(0, 6, size=n)
+        out.append((centers[idx] + rng.normal(size=(n, 10))).astype(np.float32))
+    return out
+
+
+def _reference(sets, n_words, random_state, norm, max_descriptors=None):
+    """Same algorithm written directly with sklearn KMeans and NumPy."""
+    rng = check_random_state(random_state)
+    seed = int(rng.randint(np.iinfo(np.int32).max))
+    allx = np.concatenate(sets)
+    if max_descriptors is not None and len(allx) > max_descriptors:
+        allx = allx[np.sort(rng.choice(len(allx), size=max_descriptors, replace=False))]
+    km = KMeans(n_clusters=n_words, n_init=1, random_state=seed).fit(allx)
+    rows = []
+    for s in sets:
+        h = np.bincount(km.predict(s), minlength=n_words).astype(np.float64) if len(s) else (
+            np.zeros(n_words))
+        if norm == "l1" and h.sum():
+            h /= h.sum()
+        elif norm == "l2" and h.sum():
+            h /= np.linalg.norm(h)
+        rows.append(h)
+    return km.cluster_centers_, np.array(rows)
+
+
+@pytest.mark.parametrize("norm", ["l1", "l2", None])
+def test_bow_matches_sklearn_kmeans_reference(norm):
+    sets = _sets()
+    bow = BagOfWords(n_words=6, norm=norm, codebook="kmeans", random_state=7).fit(sets)
+    centers, expected = _reference(sets, 6, 7, norm)
+    np.testing.assert_allclose(bow.cluster_centers_, centers, rtol=1e-5, atol=1e-5)
+    codes = bow.transform(sets)
+    assert codes.dtype == np.float32 and codes.shape == (5, 6)
+    np.testing.assert_allclose(codes, expected, rtol=1e-5, atol=1e-6)
+    # zero-descriptor sample -> zeros; single-descriptor sample -> one-hot
+    assert not codes[1].any()
+    assert np.count_nonzero(codes[3]) == 1
+
+
+def test_bow_subsampling_matches_reference_and_accepts_descriptor_set():
+    sets = _sets(lengths=(300, 200, 100))
+    ds = DescriptorSet.from_arrays(sets)
+    bow = BagOfWords(n_words=5, codebook="kmeans", max_descriptors=150, random_state=3).fit(ds)
+    centers, expected = _reference(sets, 5, 3, "l1", max_descriptors=150)
+    np.testing.assert_allclose(bow.cluster_centers_, centers, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(bow.transform(ds), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_bow_minibatch_and_feature_names():
+    sets = _sets(lengths=(500, 500))
+    bow = BagOfWords(n_words=6, codebook="minibatch", random_state=0).fit(sets)
+    assert bow.get_feature_names_out().tolist() == [f"bagofwords{i}" for i in range(6)]
+    np.testing.assert_allclose(bow.transform(sets).sum(axis=1), 1, rtol=1e-6)
+
+
+def test_bow_errors():
+    with pytest.raises(ValueError, match="at least n_words=50"):
+        BagOfWords(n_words=50).fit(_sets(lengths=(3, 4)))
+    bow = BagOfWords(n_words=3, random_state=0).fit(_sets())
+    with pytest.raises(ValueError, match="10"):
+        bow.transform([np.zeros((2, 7), np.float32)])
+    bad = _sets(lengths=(5, 5))
+    bad[1][2, 3] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or inf in samples \[1\]"):
+        bow.transform(bad)
+    with pytest.raises(TypeError, match="DescriptorSet"):
+        bow.transform(np.zeros((3, 10)))

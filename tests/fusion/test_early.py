@@ -49,7 +49,8 @@ def test_mixed_sparse_text_and_dense_blocks_in_gridsearch():
     df = pd.DataFrame({"text": texts, "x": np.arange(40.0) % 4})
     y = np.array([0, 1, 0, 1] * 10)
     model = Pipeline([
-        ("fusion", EarlyFusion([("text", TfidfVectorizer(), "text"), ("num", "passthrough", ["x"])])),
+        ("fusion", EarlyFusion([("text", TfidfVectorizer(), "text"),
+                                ("num", "passthrough", ["x"])])),
         ("clf", LogisticRegression()),
     ])
     search = GridSearchCV(model, {"fusion__norm": ["l2", "standard"],

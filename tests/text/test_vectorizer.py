@@ -205,6 +205,12 @@ def test_missing_and_empty_texts_give_zero_rows(missing):
     assert vectorizer.n_missing_ == 1
     assert_allclose(vectorizer.transform(texts).toarray(), X.toarray(), rtol=1e-6)
 
+    # Only missing texts, or none at all, at transform time.
+    for column in ([missing, missing], []):
+        X_missing = vectorizer.transform(column)
+        assert X_missing.shape == (len(column), X.shape[1]) and X_missing.nnz == 0
+        assert X_missing.format == "csr" and X_missing.dtype == np.float32
+
     # A missing text is absent from the document frequencies; an empty one counts.
     without_missing = TextVectorizer().fit([t for i, t in enumerate(texts) if i != 2])
     assert_allclose(vectorizer.idf_, without_missing.idf_)

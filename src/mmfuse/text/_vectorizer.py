@@ -174,6 +174,10 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "vectorizer_")
         texts, present = _read_texts(X)
+        if not texts:
+            # scikit-learn refuses zero documents; every row is zero anyway.
+            shape = (present.size, len(self.vocabulary_))
+            return sp.csr_matrix(shape, dtype=self.vectorizer_.dtype)
         return _expand_rows(self.vectorizer_.transform(texts), present)
 
     def get_feature_names_out(self, input_features=None):

@@ -16,8 +16,11 @@ from mmfuse.backend._namespace import (
 from mmfuse.backend.kernels import (
     assign_nearest,
     chunk_rows,
+    cosine_topk,
     segment_histogram,
     segment_ids,
+    segment_residuals,
+    soft_assign,
     squared_norms,
 )
 
@@ -26,10 +29,13 @@ __all__ = [
     "asarray",
     "assign_nearest",
     "chunk_rows",
+    "cosine_topk",
     "cupy_available",
     "get_namespace",
     "segment_histogram",
     "segment_ids",
+    "segment_residuals",
+    "soft_assign",
     "squared_norms",
     "to_numpy",
     "to_output",

@@ -5,15 +5,31 @@ see :func:`mmfuse.backend.get_namespace`) and returns arrays from the same
 namespace; callers decide where data lives. Work is chunked so the temporary
 memory stays bounded by ``mmfuse.get_config()["working_memory"]`` whatever the
 number of descriptors.
+
+On the CPU the GEMM-bound kernels (:func:`assign_nearest`,
+:func:`soft_assign`, :func:`cosine_topk`) split the rows into cache-sized
+chunks and run one chunk per core, each with a single-threaded BLAS call, so
+the steps after the GEMM (adding ``|c|^2``, the argmin, the top-k selection)
+run in parallel too instead of on one core while BLAS threads wait.
 """
 
 from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from mmfuse._config import get_config
 
 _MiB = 1 << 20
+# One GEMM output block of about this size stays in a core's L2 cache, where
+# the passes after the GEMM (add, argmin, compare) are cheap.
+_CACHE_BLOCK_BYTES = 1 * _MiB
+# Below this much GEMM work (multiply-adds) threads cost more than they save.
+_PARALLEL_MIN_WORK = 1 << 24
 
 
 def _namespace_of(x):
@@ -55,6 +71,90 @@ def chunk_rows(n_rows: int, bytes_per_row: int, working_memory: int | None = Non
     return int(min(rows, max(n_rows, 1)))
 
 
+def _default_chunk(xp, n_rows: int, bytes_per_row: int, n_workers: int = 1) -> int:
+    """Chunk for a kernel: within ``working_memory`` shared by the workers, and
+    on the CPU no larger than one L2-sized block (GPUs want big chunks)."""
+    budget = max(1, get_config()["working_memory"] // max(1, n_workers))
+    rows = chunk_rows(n_rows, bytes_per_row, working_memory=budget)
+    if xp is np:
+        rows = min(rows, max(16, _CACHE_BLOCK_BYTES // max(1, int(bytes_per_row))))
+    return int(max(1, rows))
+
+
+@functools.cache
+def _blas_controller():
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        return None
+    return ThreadpoolController()
+
+
+def _cpu_workers() -> int:
+    """Cores the CPU kernels may use: the CPUs this process may run on, capped
+    by the BLAS thread limit (so ``threadpoolctl.threadpool_limits(1)`` makes
+    the kernels single-threaded too)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    controller = _blas_controller()
+    if controller is not None:
+        blas = controller.select(user_api="blas")
+        threads = [lib.num_threads for lib in blas.lib_controllers]
+        if threads:
+            cores = min(cores, max(threads))
+    return max(1, cores)
+
+
+def _run_chunks(xp, starts, work, n_workers: int):
+    """Call ``work(start, scratch)`` for every chunk start.
+
+    ``scratch`` is a dict private to the calling worker, for buffers reused
+    across its chunks. On the CPU with ``n_workers > 1`` the chunks are shared
+    out dynamically to that many threads, each running single-threaded BLAS
+    (NumPy releases the GIL in GEMM and in the reductions).
+    """
+    starts = list(starts)
+    if xp is not np or n_workers < 2 or len(starts) < 2:
+        scratch = {}
+        for start in starts:
+            work(start, scratch)
+        return
+    pending = iter(starts)  # next() on a list iterator is atomic under the GIL
+
+    def worker():
+        scratch = {}
+        for start in pending:
+            work(start, scratch)
+
+    n_workers = min(n_workers, len(starts))
+    controller = _blas_controller()
+    limits = (controller.limit(limits=1, user_api="blas") if controller is not None
+              else contextlib.nullcontext())
+    with limits, ThreadPoolExecutor(n_workers) as pool:
+        futures = [pool.submit(worker) for _ in range(n_workers)]
+        for future in futures:
+            future.result()
+
+
+def _plan(xp, n_rows: int, bytes_per_row: int, work_per_row: int, chunk_size):
+    """(chunk_size, n_workers) for a row-chunked kernel."""
+    n_workers = _cpu_workers() if xp is np and n_rows * work_per_row >= _PARALLEL_MIN_WORK else 1
+    if chunk_size is None:
+        chunk_size = _default_chunk(xp, n_rows, bytes_per_row, n_workers)
+    return int(max(1, chunk_size)), n_workers
+
+
+def _scratch(scratch, name, xp, shape, dtype):
+    """A per-worker buffer of at least ``shape``, viewed at ``shape``."""
+    buf = scratch.get(name)
+    if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != tuple(shape[1:]):
+        buf = xp.empty(shape, dtype=dtype)
+        scratch[name] = buf
+    return buf[: shape[0]]
+
+
 def squared_norms(X):
     """Row-wise squared Euclidean norms, accumulated in the input precision.
 
@@ -69,15 +169,27 @@ def squared_norms(X):
     return xp.einsum("ij,ij->i", X, X)
 
 
+def _check_pair(X, centers, what="centers"):
+    if X.ndim != 2 or centers.ndim != 2 or X.shape[1] != centers.shape[1]:
+        raise ValueError(
+            f"X {tuple(X.shape)} and {what} {tuple(centers.shape)} must be 2-D with the "
+            "same number of columns"
+        )
+    if centers.shape[0] == 0:
+        raise ValueError(f"{what} is empty")
+
+
 def assign_nearest(X, centers, *, centers_sq=None, return_distances=True, chunk_size=None):
     """Index of the nearest center (squared Euclidean) for each row of ``X``.
 
     Distances are expanded as ``|x|^2 - 2 x.c + |c|^2`` so each chunk is one
-    GEMM; ``|x|^2`` does not change the argmin and is added back only for the
-    returned distances.
+    GEMM against ``-2 C^T``; ``|x|^2`` does not change the argmin and is added
+    back only for the returned distances.
 
-    Peak extra memory is one ``(chunk_size, n_centers)`` float32 block, chosen
-    from ``working_memory``; it does not grow with ``len(X)``.
+    Peak extra memory: one ``(chunk_size, n_centers)`` block per worker thread
+    (the CPU uses one thread per core, with L2-sized chunks of about 1 MiB;
+    otherwise chunks fill ``working_memory``), plus a ``-2 C^T`` copy of the
+    centers. It does not grow with ``len(X)``.
 
     Parameters
     ----------
@@ -90,7 +202,8 @@ def assign_nearest(X, centers, *, centers_sq=None, return_distances=True, chunk_
     return_distances : bool, default=True
         Also return the squared distance to the nearest center.
     chunk_size : int, default=None
-        Rows per GEMM; derived from ``working_memory`` when None.
+        Rows per GEMM; derived from the cache size and ``working_memory``
+        when None.
 
     Returns
     -------
@@ -109,39 +222,125 @@ def assign_nearest(X, centers, *, centers_sq=None, return_distances=True, chunk_
     ([0, 1], [1.0, 2.0])
     """
     xp = _namespace_of(X)
-    if X.ndim != 2 or centers.ndim != 2 or X.shape[1] != centers.shape[1]:
-        raise ValueError(
-            f"X {tuple(X.shape)} and centers {tuple(centers.shape)} must be 2-D with the "
-            "same number of columns"
-        )
+    _check_pair(X, centers)
     n, n_centers = X.shape[0], centers.shape[0]
-    if n_centers == 0:
-        raise ValueError("centers is empty")
     dtype = xp.result_type(X.dtype, centers.dtype)
     centers = centers.astype(dtype, copy=False)
     if centers_sq is None:
         centers_sq = squared_norms(centers)
+    centers_sq = centers_sq.astype(dtype, copy=False)
     labels = xp.empty(n, dtype=xp.int64)
     distances = xp.empty(n, dtype=dtype) if return_distances else None
     if n == 0:
         return (labels, distances) if return_distances else labels
-    if chunk_size is None:
-        chunk_size = chunk_rows(n, n_centers * xp.dtype(dtype).itemsize)
-    buffer = xp.empty((min(chunk_size, n), n_centers), dtype=dtype)
-    centers_t = centers.T
-    for start in range(0, n, chunk_size):
+    itemsize = xp.dtype(dtype).itemsize
+    chunk_size, n_workers = _plan(xp, n, n_centers * itemsize, n_centers * X.shape[1],
+                                  chunk_size)
+    # -2 C^T in C order: the GEMM writes the scores directly, one pass saved.
+    minus_two_ct = xp.ascontiguousarray((centers * -2).T)
+
+    def work(start, scratch):
         stop = min(start + chunk_size, n)
         block = X[start:stop].astype(dtype, copy=False)
-        scores = buffer[: stop - start]
-        xp.matmul(block, centers_t, out=scores)
-        scores *= -2
+        scores = _scratch(scratch, "scores", xp, (stop - start, n_centers), dtype)
+        xp.matmul(block, minus_two_ct, out=scores)
         scores += centers_sq
         best = xp.argmin(scores, axis=1)
         labels[start:stop] = best
         if return_distances:
             nearest = xp.take_along_axis(scores, best[:, None], axis=1)[:, 0]
             distances[start:stop] = xp.maximum(nearest + squared_norms(block), 0)
+
+    _run_chunks(xp, range(0, n, chunk_size), work, n_workers)
     return (labels, distances) if return_distances else labels
+
+
+def soft_assign(X, centers, *, n_nearest=5, bandwidth=1.0, centers_sq=None, chunk_size=None):
+    """Kernel-codebook weights of each row of ``X`` on its nearest centers.
+
+    Each descriptor ``x`` spreads a unit mass over its ``m = min(n_nearest,
+    n_centers)`` nearest centers with Gaussian-kernel weights
+    ``w_k = exp(-|x - c_k|^2 / (2 bandwidth^2)) / sum_j exp(-|x - c_j|^2 /
+    (2 bandwidth^2))`` (van Gemert et al. 2010; restricted to the nearest
+    centers as in Liu et al. 2011). ``n_nearest=1`` gives hard assignment.
+
+    Peak extra memory: one ``(chunk_size, n_centers)`` block per worker
+    thread plus a ``-2 C^T`` copy; not proportional to ``len(X)``.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+    centers : array of shape (n_centers, n_features)
+    n_nearest : int, default=5
+        Number of centers each descriptor is spread over.
+    bandwidth : float, default=1.0
+        Kernel width (same units as the descriptors).
+    centers_sq : array of shape (n_centers,), default=None
+        Precomputed ``squared_norms(centers)``.
+    chunk_size : int, default=None
+        Rows per GEMM.
+
+    Returns
+    -------
+    labels : int64 array of shape (n_samples, m)
+        Nearest centers, closest first.
+    weights : array of shape (n_samples, m)
+        Non-negative, each row sums to 1 (dtype of ``X``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mmfuse.backend import soft_assign
+    >>> centers = np.array([[0, 0], [2, 0], [9, 9]], dtype=np.float32)
+    >>> labels, w = soft_assign(np.array([[0.5, 0]], np.float32), centers, n_nearest=2)
+    >>> labels.tolist(), w.round(3).tolist()
+    ([[0, 1]], [[0.731, 0.269]])
+    """
+    xp = _namespace_of(X)
+    _check_pair(X, centers)
+    if int(n_nearest) < 1:
+        raise ValueError(f"n_nearest must be >= 1, got {n_nearest}")
+    if not bandwidth > 0:
+        raise ValueError(f"bandwidth must be > 0, got {bandwidth}")
+    n, n_centers = X.shape[0], centers.shape[0]
+    m = min(int(n_nearest), n_centers)
+    dtype = xp.result_type(X.dtype, centers.dtype)
+    centers = centers.astype(dtype, copy=False)
+    if centers_sq is None:
+        centers_sq = squared_norms(centers)
+    centers_sq = centers_sq.astype(dtype, copy=False)
+    labels = xp.empty((n, m), dtype=xp.int64)
+    weights = xp.empty((n, m), dtype=dtype)
+    if n == 0:
+        return labels, weights
+    itemsize = xp.dtype(dtype).itemsize
+    chunk_size, n_workers = _plan(xp, n, n_centers * itemsize, n_centers * X.shape[1],
+                                  chunk_size)
+    minus_two_ct = xp.ascontiguousarray((centers * -2).T)
+    scale = -0.5 / float(bandwidth) ** 2
+
+    def work(start, scratch):
+        stop = min(start + chunk_size, n)
+        block = X[start:stop].astype(dtype, copy=False)
+        scores = _scratch(scratch, "scores", xp, (stop - start, n_centers), dtype)
+        xp.matmul(block, minus_two_ct, out=scores)
+        scores += centers_sq
+        if m < n_centers:
+            near = xp.argpartition(scores, m - 1, axis=1)[:, :m]
+        else:
+            near = xp.broadcast_to(xp.arange(n_centers), scores.shape)
+        near_scores = xp.take_along_axis(scores, near, axis=1)
+        order = xp.argsort(near_scores, axis=1)
+        near = xp.take_along_axis(near, order, axis=1)
+        near_scores = xp.take_along_axis(near_scores, order, axis=1)
+        # |x|^2 is common to the row and cancels in the normalisation.
+        w = xp.exp((near_scores - near_scores[:, :1]) * scale)
+        w /= w.sum(axis=1, keepdims=True)
+        labels[start:stop] = near
+        weights[start:stop] = w
+
+    _run_chunks(xp, range(0, n, chunk_size), work, n_workers)
+    return labels, weights
 
 
 def segment_ids(offsets):
@@ -164,14 +363,15 @@ def segment_histogram(labels, offsets, n_bins, weights=None):
 
     Parameters
     ----------
-    labels : int array of shape (n_total,)
-        Bin of every row of the ragged matrix.
+    labels : int array of shape (n_total,) or (n_total, m)
+        Bin of every row of the ragged matrix; with ``m`` columns each row
+        votes for ``m`` bins (soft assignment).
     offsets : int array of shape (n_samples + 1,)
         CSR offsets: rows ``offsets[i]:offsets[i+1]`` belong to sample ``i``.
     n_bins : int
         Number of bins.
-    weights : array of shape (n_total,), default=None
-        Per-row weights (counts when None).
+    weights : array of the shape of ``labels``, default=None
+        Per-vote weights (counts when None).
 
     Returns
     -------
@@ -190,7 +390,264 @@ def segment_histogram(labels, offsets, n_bins, weights=None):
     n_samples = offsets.shape[0] - 1
     if labels.shape[0] != int(offsets[-1]):
         raise ValueError(f"{labels.shape[0]} labels but offsets end at {int(offsets[-1])}")
-    flat = segment_ids(offsets) * n_bins + labels.astype(xp.int64, copy=False)
-    hist = xp.bincount(flat, weights=weights, minlength=n_samples * n_bins)
+    per_row = 1 if labels.ndim == 1 else labels.shape[1]
+    if weights is not None and weights.shape != labels.shape:
+        raise ValueError(f"weights {tuple(weights.shape)} must match labels "
+                         f"{tuple(labels.shape)}")
+    seg = segment_ids(offsets)
+    if per_row != 1:
+        seg = xp.repeat(seg, per_row)
+    flat = seg * n_bins + labels.reshape(-1).astype(xp.int64, copy=False)
+    hist = xp.bincount(flat, weights=None if weights is None else weights.reshape(-1),
+                       minlength=n_samples * n_bins)
     dtype = xp.float32 if weights is None else weights.dtype
     return hist.reshape(n_samples, n_bins).astype(dtype, copy=False)
+
+
+def _add_rows_by_key(out2d, keys, rows, xp):
+    """``out2d[keys[j]] += rows[j]`` for repeated keys (sorted-segment sum)."""
+    if keys.shape[0] == 0:
+        return
+    order = xp.argsort(keys, kind="stable")
+    keys = keys[order]
+    rows = rows[order]
+    if hasattr(xp.add, "reduceat"):
+        first = xp.concatenate([xp.ones(1, dtype=bool), keys[1:] != keys[:-1]])
+        starts = xp.flatnonzero(first)
+        out2d[keys[starts]] += xp.add.reduceat(rows, starts, axis=0)
+    else:  # pragma: no cover - namespaces without reduceat (scatter-add instead)
+        xp.add.at(out2d, keys, rows)
+
+
+def segment_residuals(X, offsets, labels, centers, weights=None, *, return_squares=False,
+                      chunk_size=None):
+    """Per sample and codeword, the weighted sum of residuals ``x - c``.
+
+    For sample ``i`` and codeword ``k``::
+
+        R[i, k] = sum_{j in i, l_j = k} w_j (x_j - c_k)
+        Q[i, k] = sum_{j in i, l_j = k} w_j (x_j - c_k) ** 2   (return_squares)
+
+    the first-order VLAD statistic (and, with posteriors as weights and
+    Gaussian means as centers, the sums behind a Fisher vector). Votes with
+    weight 0 are skipped, so dense but mostly-zero posteriors cost only their
+    non-zeros.
+
+    Peak extra memory: for each chunk of rows, ``chunk_size * m`` gathered
+    residual rows of ``n_features`` values (twice with ``return_squares``),
+    with ``chunk_size`` chosen from ``working_memory``; not proportional to
+    ``len(X)``. The outputs are ``(n_samples, n_centers, n_features)``.
+
+    Parameters
+    ----------
+    X : array of shape (n_total, n_features)
+        Descriptors of all samples, CSR layout given by ``offsets``.
+    offsets : int array of shape (n_samples + 1,)
+    labels : int array of shape (n_total,) or (n_total, m)
+        Codeword(s) each descriptor votes for.
+    centers : array of shape (n_centers, n_features)
+    weights : array of the shape of ``labels``, default=None
+        Vote weights (1 when None).
+    return_squares : bool, default=False
+        Also return the weighted sums of squared residuals.
+    chunk_size : int, default=None
+        Descriptor rows per chunk.
+
+    Returns
+    -------
+    residuals : array of shape (n_samples, n_centers, n_features)
+    squares : array of shape (n_samples, n_centers, n_features), only if
+        ``return_squares``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mmfuse.backend import segment_residuals
+    >>> X = np.array([[1, 1], [3, 1], [0, 4]], np.float32)
+    >>> centers = np.array([[2, 1], [0, 3]], np.float32)
+    >>> R = segment_residuals(X, np.array([0, 2, 3]), np.array([0, 0, 1]), centers)
+    >>> R[0].tolist(), R[1].tolist()
+    ([[0.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 1.0]])
+    """
+    xp = _namespace_of(X)
+    _check_pair(X, centers)
+    n, d = X.shape
+    n_centers = centers.shape[0]
+    n_samples = offsets.shape[0] - 1
+    if labels.shape[0] != n or int(offsets[-1]) != n:
+        raise ValueError(f"X has {n} rows, labels {labels.shape[0]}, offsets end at "
+                         f"{int(offsets[-1])}; they must agree")
+    if weights is not None and weights.shape != labels.shape:
+        raise ValueError(f"weights {tuple(weights.shape)} must match labels "
+                         f"{tuple(labels.shape)}")
+    dtype = xp.result_type(X.dtype, centers.dtype,
+                           weights.dtype if weights is not None else X.dtype)
+    centers = centers.astype(dtype, copy=False)
+    per_row = 1 if labels.ndim == 1 else labels.shape[1]
+    residuals = xp.zeros((n_samples * n_centers, d), dtype=dtype)
+    squares = xp.zeros((n_samples * n_centers, d), dtype=dtype) if return_squares else None
+    if n == 0:
+        shape = (n_samples, n_centers, d)
+        return ((residuals.reshape(shape), squares.reshape(shape)) if return_squares
+                else residuals.reshape(shape))
+    itemsize = xp.dtype(dtype).itemsize
+    if chunk_size is None:
+        chunk_size = chunk_rows(n, per_row * (d * itemsize * (3 if return_squares else 2) + 32))
+    for start in range(0, n, chunk_size):
+        stop = min(start + chunk_size, n)
+        rows = xp.repeat(xp.arange(start, stop, dtype=xp.int64), per_row)
+        lab = labels[start:stop].reshape(-1).astype(xp.int64, copy=False)
+        w = None if weights is None else weights[start:stop].reshape(-1).astype(dtype)
+        if w is not None:
+            keep = xp.flatnonzero(w != 0)
+            rows, lab, w = rows[keep], lab[keep], w[keep]
+        seg = xp.searchsorted(offsets, rows, side="right") - 1
+        keys = seg * n_centers + lab
+        diff = X[rows].astype(dtype, copy=False) - centers[lab]
+        if return_squares:
+            sq = diff * diff
+            if w is not None:
+                sq *= w[:, None]
+            _add_rows_by_key(squares, keys, sq, xp)
+            del sq
+        if w is not None:
+            diff *= w[:, None]
+        _add_rows_by_key(residuals, keys, diff, xp)
+    shape = (n_samples, n_centers, d)
+    if return_squares:
+        return residuals.reshape(shape), squares.reshape(shape)
+    return residuals.reshape(shape)
+
+
+def cosine_topk(queries, database, k=10, *, normalize=True, chunk_size=None,
+                block_size=None):
+    """The ``k`` database rows most cosine-similar to each query.
+
+    Queries are normalised once (a copy of ``queries``); database norms are
+    computed once and applied to each score block, so the database is never
+    copied. Each query chunk is multiplied with the database block by block;
+    a running top-k per query is kept and a block only touches the scores
+    above the current k-th best (a vectorised compare), the way a heap
+    would. The first block of each chunk is reduced with ``argpartition``.
+
+    Peak extra memory: one ``(chunk_size, block_size)`` score block per
+    worker thread (about 1 MiB on the CPU, ``working_memory`` otherwise),
+    ``(chunk_size, k)`` running results, the normalised queries and one
+    float per database row; not proportional to the number of database rows
+    times queries.
+
+    Parameters
+    ----------
+    queries : array of shape (n_queries, n_features)
+    database : array of shape (n_database, n_features)
+    k : int, default=10
+        Neighbours per query; capped at ``n_database``.
+    normalize : bool, default=True
+        Divide by the norms (cosine similarity). False ranks by inner
+        product (for rows already of unit norm). Zero rows score 0.
+    chunk_size : int, default=None
+        Queries per chunk.
+    block_size : int, default=None
+        Database rows per GEMM block.
+
+    Returns
+    -------
+    indices : int64 array of shape (n_queries, k)
+        Database rows, most similar first (exact ties in no guaranteed order).
+    similarities : array of shape (n_queries, k)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mmfuse.backend import cosine_topk
+    >>> db = np.array([[1, 0], [0, 1], [1, 1]], np.float32)
+    >>> idx, sim = cosine_topk(np.array([[2, 0.1]], np.float32), db, k=2)
+    >>> idx.tolist(), sim.round(3).tolist()
+    ([[0, 2]], [[0.999, 0.742]])
+    """
+    xp = _namespace_of(queries)
+    _check_pair(queries, database, "database")
+    if int(k) < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    n_queries, d = queries.shape
+    n_db = database.shape[0]
+    k = min(int(k), n_db)
+    dtype = xp.result_type(queries.dtype, database.dtype)
+    itemsize = xp.dtype(dtype).itemsize
+    indices = xp.empty((n_queries, k), dtype=xp.int64)
+    similarities = xp.empty((n_queries, k), dtype=dtype)
+    if n_queries == 0:
+        return indices, similarities
+    q = queries.astype(dtype, copy=True)
+    inv_db = None
+    if normalize:
+        q_norm = xp.sqrt(squared_norms(q))
+        q /= xp.where(q_norm > 0, q_norm, 1)[:, None]
+        db_norm = xp.sqrt(squared_norms(database.astype(dtype, copy=False)))
+        inv_db = xp.where(db_norm > 0, 1 / xp.where(db_norm > 0, db_norm, 1), 0).astype(dtype)
+    n_workers = (_cpu_workers() if xp is np and n_queries * n_db * d >= _PARALLEL_MIN_WORK
+                 else 1)
+    if chunk_size is None:
+        chunk_size = 256 if xp is np else chunk_rows(n_queries, k * 3 * 8 + d * itemsize)
+        # give every worker a share of the queries
+        chunk_size = max(1, min(chunk_size, -(-n_queries // n_workers)))
+    if block_size is None:
+        per_block = _default_chunk(xp, n_db, chunk_size * itemsize, n_workers)
+        block_size = max(k, per_block)
+    block_size = max(int(block_size), 1)
+    db_t = database.T
+
+    def work(start, scratch):
+        stop = min(start + chunk_size, n_queries)
+        qc = q[start:stop]
+        nq = stop - start
+        rows = xp.arange(nq)
+        best_s = best_i = threshold = None
+        for b0 in range(0, n_db, block_size):
+            b1 = min(b0 + block_size, n_db)
+            scores = _scratch(scratch, "scores", xp, (nq, block_size), dtype)[:, : b1 - b0]
+            xp.matmul(qc, db_t[:, b0:b1].astype(dtype, copy=False), out=scores)
+            if inv_db is not None:
+                scores *= inv_db[b0:b1]
+            if best_s is None:
+                if b1 - b0 > k:
+                    part = xp.argpartition(scores, -k, axis=1)[:, -k:]
+                else:
+                    part = xp.broadcast_to(xp.arange(b1 - b0), (nq, b1 - b0))
+                best_s = xp.take_along_axis(scores, part, axis=1)
+                best_i = part + b0
+                if best_s.shape[1] == k:
+                    best_s, best_i = _sort_topk(best_s, best_i, k, xp)
+                    threshold = best_s[:, -1]
+                continue
+            if threshold is None:  # fewer than k seen so far: keep everything
+                r, c = xp.nonzero(xp.ones(scores.shape, dtype=bool))
+            else:
+                r, c = xp.nonzero(scores > threshold[:, None])
+            if r.shape[0] == 0:
+                continue
+            all_r = xp.concatenate([xp.repeat(rows, best_s.shape[1]), r])
+            all_s = xp.concatenate([best_s.reshape(-1), scores[r, c]])
+            all_i = xp.concatenate([best_i.reshape(-1), c + b0])
+            order = xp.lexsort(xp.stack([all_i, -all_s, all_r]))
+            all_r, all_s, all_i = all_r[order], all_s[order], all_i[order]
+            first = xp.searchsorted(all_r, rows)
+            counts = xp.searchsorted(all_r, rows, side="right") - first
+            width = min(k, int(counts.min()))
+            take = (first[:, None] + xp.arange(width)).reshape(-1)
+            best_s = all_s[take].reshape(nq, width)
+            best_i = all_i[take].reshape(nq, width)
+            threshold = best_s[:, -1] if width == k else None
+        if best_s.shape[1] != k or threshold is None:
+            best_s, best_i = _sort_topk(best_s, best_i, k, xp)
+        similarities[start:stop] = best_s
+        indices[start:stop] = best_i
+
+    _run_chunks(xp, range(0, n_queries, chunk_size), work, n_workers)
+    return indices, similarities
+
+
+def _sort_topk(scores, index, k, xp):
+    """Sort each row by decreasing score (ties: lower index) and keep ``k``."""
+    order = xp.lexsort(xp.stack([index, -scores]), axis=-1)[:, :k]
+    return xp.take_along_axis(scores, order, axis=1), xp.take_along_axis(index, order, axis=1)

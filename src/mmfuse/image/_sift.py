@@ -60,10 +60,11 @@ class SIFTExtractor(TransformerMixin, BaseEstimator):
         and the keypoints get ``size = patch_size / 6`` and angle 0 (upright).
         As in VLFeat, bilinear interpolation between bins lets pixels up to
         half a bin (``patch_size / 8``) beyond the window contribute with
-        fading weight; together with the central-difference gradient, the
-        descriptor depends on pixels less than ``5 * patch_size / 8 + 1`` from
-        its centre and on no others (checked in the tests). Keypoint
-        positions are rounded to whole pixels by OpenCV.
+        fading weight: measured on the smoothed image, a descriptor depends
+        on the pixels within ``5 * patch_size / 8`` of its centre along x and
+        y (a square, checked in the tests) and on no others; the smoothing
+        to ``sigma`` widens that by a few pixels. Keypoint positions are
+        rounded to whole pixels by OpenCV.
     n_features : int, default=0
         Sparse: keep the ``n_features`` strongest keypoints (0 keeps all).
         Passed to :func:`cv2.SIFT_create` as ``nfeatures``.
@@ -215,10 +216,12 @@ class SIFTExtractor(TransformerMixin, BaseEstimator):
         Returns
         -------
         descriptors : DescriptorSet
-            ``values`` float32 ``(n_total, 128)``; ``positions`` ``(x, y)``
-            of each keypoint in pixels; ``extents`` ``(width, height)`` of
-            each image as described; ``missing`` True for missing cells and,
-            with ``on_error="empty"``, unreadable ones.
+            ``values`` float32 ``(n_total, 128)`` (OpenCV's SIFT: whole
+            numbers in ``[0, 255]`` with L2 norm about 512; RootSIFT: unit
+            L2 norm); ``positions`` ``(x, y)`` of each keypoint in pixels;
+            ``extents`` ``(width, height)`` of each image as described;
+            ``missing`` True for missing cells and, with
+            ``on_error="empty"``, unreadable ones.
 
         Raises
         ------
@@ -241,16 +244,23 @@ class SIFTExtractor(TransformerMixin, BaseEstimator):
             delayed(_describe_batch)(batch, settings) for batch in batches)
 
         results, failed = [], []
-        with tqdm(total=len(cells), unit="image", desc=type(self).__name__,
-                  disable=resolve_verbose(self.verbose) < 1) as progress:
-            for batch_results in tasks:
-                for result in batch_results:
-                    if result.error is not None:
-                        if self.on_error == "raise":
-                            raise result.error
-                        failed.append(result.error)
-                    results.append(result)
-                progress.update(len(batch_results))
+        try:
+            with tqdm(total=len(cells), unit="image", desc=type(self).__name__,
+                      disable=resolve_verbose(self.verbose) < 1) as progress:
+                for batch_results in tasks:
+                    for result in batch_results:
+                        if result.error is not None:
+                            if self.on_error == "raise":
+                                raise result.error
+                            failed.append(result.error)
+                        results.append(result)
+                    progress.update(len(batch_results))
+        finally:
+            # Raising early abandons the remaining tasks on purpose; joblib would
+            # warn that finished ones went unused.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*input task iterator")
+                tasks.close()
         if failed:
             _warn_unreadable(failed)
         return _assemble(results)

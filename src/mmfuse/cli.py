@@ -56,7 +56,7 @@ def build_demo_models(n_jobs=None, random_state=0):
             for name, mods in blocks.items()}
 
 
-def run_demo(n_samples=600, random_state=0, n_jobs=None, cv=5, out=sys.stdout):
+def run_demo(n_samples=600, random_state=0, n_jobs=None, cv=5, out=None):
     """Cross-validate the demo pipelines on ``make_shapes`` and print a table.
 
     Returns
@@ -71,6 +71,7 @@ def run_demo(n_samples=600, random_state=0, n_jobs=None, cv=5, out=sys.stdout):
 
     from mmfuse.datasets import make_shapes
 
+    out = sys.stdout if out is None else out
     start = time.perf_counter()
     data = make_shapes(n_samples=n_samples, random_state=random_state)
     gen_time = time.perf_counter() - start

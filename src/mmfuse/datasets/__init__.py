@@ -1,0 +1,11 @@
+"""Datasets: generators (``make_*``) and helpers to find real datasets on disk.
+
+Real datasets are never downloaded or shipped; :func:`find_dataset` locates a
+copy under ``data_dir`` or ``$MMFUSE_DATA``. See ``datasets/README.md`` in the
+repository for the dataset cards.
+"""
+
+from mmfuse.datasets._base import find_dataset, get_data_home
+from mmfuse.datasets._shapes import make_shapes, sample_shapes_latent
+
+__all__ = ["find_dataset", "get_data_home", "make_shapes", "sample_shapes_latent"]

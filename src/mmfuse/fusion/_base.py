@@ -1,0 +1,356 @@
+"""What every fusion estimator shares.
+
+One modality is a ``(name, transformer_or_estimator, columns)`` triple, as in
+:class:`sklearn.compose.ColumnTransformer`. The helpers here turn user input
+into a table, select a modality's columns, and decide — in exactly one place —
+whether a sample has a modality at all (:func:`missing_modality_mask`).
+Fusion classifiers also share target handling: single- or multi-output ``y``
+(scikit-learn's multi-output conventions), encoded per output.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.exceptions import DataConversionWarning
+from sklearn.multioutput import MultiOutputClassifier
+from sklearn.utils import _safe_indexing, get_tags
+from sklearn.utils._indexing import _get_column_indices
+from sklearn.utils.metaestimators import _BaseComposition
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_n_features,
+    check_array,
+    check_consistent_length,
+)
+
+from mmfuse.utils import is_missing_cell
+
+
+def as_frame(X) -> pd.DataFrame | object:
+    """Turn a mapping of modality columns into a DataFrame, checking lengths."""
+    if sp.issparse(X):
+        # ColumnTransformer indexes columns, which only CSR/CSC support.
+        return X.tocsr()
+    if isinstance(X, Mapping):
+        lengths = {name: len(col) for name, col in X.items()}
+        if len(set(lengths.values())) > 1:
+            detail = ", ".join(f"{name!r}: {n}" for name, n in lengths.items())
+            raise ValueError(
+                f"modality columns have different numbers of samples ({detail}); every "
+                "modality needs one cell per sample (use None for a missing cell)"
+            )
+        return pd.DataFrame({name: list(col) for name, col in X.items()})
+    if isinstance(X, pd.Series) or (isinstance(X, np.ndarray) and X.ndim == 1) or (
+            isinstance(X, list) and len(X) > 0 and np.isscalar(X[0])):
+        raise ValueError(
+            "Expected a 2-D table (DataFrame, mapping of columns or 2-D array) with one row "
+            "per sample, got 1-D input. Reshape your data, e.g. df[[column]] or "
+            "X.reshape(-1, 1)."
+        )
+    return X
+
+
+def as_table(X):
+    """:func:`as_frame`, then anything that is not yet a table becomes a NumPy array."""
+    X = as_frame(X)
+    if isinstance(X, (pd.DataFrame, np.ndarray)) or sp.issparse(X):
+        if getattr(X, "ndim", 2) != 2:
+            raise ValueError(f"Expected a 2-D table with one row per sample, got shape {X.shape}")
+        return X
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected a 2-D table (DataFrame, mapping of columns or 2-D array) with one row "
+            f"per sample, got an array of shape {X.shape}"
+        )
+    return X
+
+
+def check_modalities(modalities, *, owner: str) -> list[tuple]:
+    """Validate a list of ``(name, estimator, columns)`` triples; return it as a list."""
+    if not isinstance(modalities, (list, tuple)) or len(modalities) == 0:
+        raise ValueError(f"{owner} needs a non-empty list of (name, estimator, columns) "
+                         f"triples, got {modalities!r}")
+    out = []
+    for spec in modalities:
+        if not isinstance(spec, (list, tuple)) or len(spec) != 3:
+            raise ValueError(
+                f"each modality must be a (name, transformer, columns) triple, got {spec!r}"
+            )
+        if not isinstance(spec[0], str) or not spec[0] or "__" in spec[0]:
+            raise ValueError(f"modality names must be non-empty strings without '__', "
+                             f"got {spec[0]!r}")
+        out.append(tuple(spec))
+    names = [m[0] for m in out]
+    if len(set(names)) != len(names):
+        raise ValueError(f"modality names must be unique, got {names}")
+    return out
+
+
+def select_modality(X, columns, name="modality"):
+    """The cells of one modality: ``columns`` as in ColumnTransformer (a callable too).
+
+    A single column name or integer gives a 1-D column, as media transformers
+    expect; a list, slice or boolean mask gives a 2-D block.
+    """
+    if callable(columns):
+        columns = columns(X)
+    try:
+        return _safe_indexing(X, columns, axis=1)
+    except (IndexError, KeyError, ValueError) as exc:
+        raise ValueError(f"modality {name!r}: cannot select columns {columns!r} from an input "
+                         f"with {X.shape[1]} feature(s) ({exc})") from exc
+
+
+def column_positions(X, columns, name="modality") -> tuple[list[int], bool]:
+    """Integer positions of a modality's columns, and whether it is a single (1-D) column."""
+    if callable(columns):
+        columns = columns(X)
+    try:
+        positions = list(_get_column_indices(X, columns))
+    except (IndexError, KeyError, ValueError) as exc:
+        raise ValueError(f"modality {name!r}: cannot select columns {columns!r} from an input "
+                         f"with {X.shape[1]} feature(s) ({exc})") from exc
+    return positions, isinstance(columns, (str, Integral))
+
+
+def take_rows(X, rows):
+    """Rows ``rows`` (integer positions) of a table, column or array."""
+    return _safe_indexing(X, rows, axis=0)
+
+
+def missing_modality_mask(block) -> np.ndarray:
+    """Boolean mask of the samples for which a modality is absent.
+
+    This is the one place that decides what "missing" means: a sample lacks
+    a modality when *every* cell of the modality is missing — ``None``, NaN or
+    ``pd.NA`` (:func:`mmfuse.utils.is_missing_cell`). For a numeric block that
+    is an all-NaN row; a row with only some NaN values is not a missing
+    modality (it is bad input for the modality's own estimator). Sparse
+    blocks are never missing, and neither is a block with no columns.
+
+    Parameters
+    ----------
+    block : pandas Series/DataFrame, list, ndarray or sparse matrix
+        The modality's cells, as returned by :func:`select_modality`.
+
+    Returns
+    -------
+    mask : ndarray of bool, shape (n_samples,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mmfuse.fusion import missing_modality_mask
+    >>> missing_modality_mask(np.array([[1.0, np.nan], [np.nan, np.nan]]))
+    array([False,  True])
+    >>> missing_modality_mask(["a caption", None, float("nan")])
+    array([False,  True,  True])
+    """
+    if sp.issparse(block):
+        return np.zeros(block.shape[0], dtype=bool)
+    if isinstance(block, pd.Series):
+        block = block.to_numpy(dtype=object)
+    elif isinstance(block, pd.DataFrame):
+        if block.shape[1] == 0:
+            return np.zeros(block.shape[0], dtype=bool)
+        return np.column_stack([missing_modality_mask(block.iloc[:, j])
+                                for j in range(block.shape[1])]).all(axis=1)
+    elif isinstance(block, (list, tuple)):
+        return np.fromiter((is_missing_cell(c) for c in block), dtype=bool, count=len(block))
+    block = np.asarray(block) if not isinstance(block, np.ndarray) else block
+    if block.ndim == 1:
+        if block.dtype.kind in "fc":
+            return np.isnan(block)
+        if block.dtype == object:
+            return np.fromiter((is_missing_cell(c) for c in block), dtype=bool,
+                               count=len(block))
+        return np.zeros(len(block), dtype=bool)
+    if block.ndim != 2 or block.shape[1] == 0:
+        return np.zeros(block.shape[0], dtype=bool)
+    if block.dtype.kind in "fc":
+        return np.isnan(block).all(axis=1)
+    if block.dtype == object:
+        cells = np.frompyfunc(is_missing_cell, 1, 1)(block).astype(bool)
+        return cells.all(axis=1)
+    return np.zeros(block.shape[0], dtype=bool)
+
+
+class ModalityComposition(_BaseComposition):
+    """Nested parameters (``image__C``) for estimators holding ``modalities`` triples."""
+
+    @property
+    def _modality_estimators(self):
+        return [(name, est) for name, est, _ in self.modalities]
+
+    @_modality_estimators.setter
+    def _modality_estimators(self, value):
+        estimators = dict(value)
+        self.modalities = [(name, estimators[name], cols) for name, _, cols in self.modalities]
+
+    def get_params(self, deep=True):
+        """Parameters of this estimator and, with ``deep``, of each modality's estimator."""
+        if not deep or not _well_formed(self.modalities):
+            return super().get_params(deep=False)
+        return self._get_params("_modality_estimators", deep=deep)
+
+    def set_params(self, **params):
+        """Set parameters, including ``<modality>__<param>`` of a modality's estimator."""
+        if _well_formed(self.modalities):
+            self._set_params("_modality_estimators", **params)
+        else:
+            super().set_params(**params)
+        return self
+
+    def _modalities_accept_sparse(self) -> bool:
+        try:
+            return all(get_tags(est).input_tags.sparse for _, est, _ in self.modalities
+                       if not isinstance(est, str))
+        except (TypeError, ValueError):
+            return False
+
+
+def _well_formed(modalities) -> bool:
+    return isinstance(modalities, (list, tuple)) and all(
+        isinstance(m, (list, tuple)) and len(m) == 3 and isinstance(m[0], str)
+        for m in modalities)
+
+
+class FusionClassifierMixin:
+    """Input validation and single/multi-output targets for fusion classifiers.
+
+    Subclasses implement ``_predict_proba_list(X)`` returning one
+    ``(n_samples, n_classes_o)`` array per output; ``predict`` and
+    ``predict_proba`` follow scikit-learn's multi-output conventions
+    (``classes_`` and ``predict_proba`` are lists when ``y`` has several
+    columns).
+    """
+
+    def _validate_table(self, X, *, reset: bool):
+        X = as_table(X)
+        if X.shape[0] == 0 or X.shape[1] == 0:
+            # Same wording as sklearn's check_array.
+            raise ValueError(f"Found array with {X.shape[0]} sample(s) and {X.shape[1]} "
+                             f"feature(s) (shape={X.shape}) while a minimum of 1 is required "
+                             f"by {type(self).__name__}.")
+        _check_feature_names(self, X, reset=reset)
+        _check_n_features(self, X, reset=reset)
+        return X
+
+    def _validate_targets(self, X, y) -> np.ndarray:
+        """Encode ``y`` as (n_samples, n_outputs) ints; set classes_, n_outputs_, class_prior_."""
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target "
+                             "y is None")
+        y = check_array(y, ensure_2d=False, dtype=None, input_name="y",
+                        ensure_all_finite=True)
+        check_consistent_length(X, y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            warnings.warn("A column-vector y was passed when a 1d array was expected. Please "
+                          "change the shape of y to (n_samples,), for example using ravel().",
+                          DataConversionWarning, stacklevel=3)
+            y = y[:, 0]
+        if y.ndim > 2:
+            raise ValueError(f"y must be 1-D or 2-D, got shape {y.shape}")
+        check_classification_targets(y)
+        Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        classes, codes = [], np.empty(Y.shape, dtype=np.intp)
+        for j in range(Y.shape[1]):
+            classes_j, codes[:, j] = np.unique(Y[:, j], return_inverse=True)
+            classes.append(classes_j)
+        self.n_outputs_ = Y.shape[1]
+        self.classes_ = classes[0] if y.ndim == 1 else classes
+        self.class_prior_ = [np.bincount(codes[:, j], minlength=len(c)) / len(codes)
+                             for j, c in enumerate(classes)]
+        if y.ndim == 1:
+            self.class_prior_ = self.class_prior_[0]
+        return codes
+
+    @property
+    def _classes_list(self) -> list:
+        return self.classes_ if isinstance(self.classes_, list) else [self.classes_]
+
+    @property
+    def _prior_list(self) -> list:
+        return self.class_prior_ if isinstance(self.class_prior_, list) else [self.class_prior_]
+
+    def _single_output(self) -> bool:
+        return not isinstance(self.classes_, list)
+
+    def predict(self, X):
+        """Predicted class of each sample (one column per output for multi-output ``y``).
+
+        Parameters
+        ----------
+        X : pandas DataFrame, mapping of columns, or array-like
+            One row per sample; columns as referenced in ``modalities``.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        probas = self._predict_proba_list(X)
+        columns = [classes[np.argmax(p, axis=1)]
+                   for classes, p in zip(self._classes_list, probas, strict=True)]
+        return columns[0] if self._single_output() else np.column_stack(columns)
+
+    def _format_proba(self, probas: list):
+        return probas[0] if self._single_output() else probas
+
+
+def codes_for_fit(Y: np.ndarray):
+    """Encoded targets as the base estimators see them: 1-D for a single output."""
+    return Y[:, 0] if Y.shape[1] == 1 else Y
+
+
+def clone_for_outputs(estimator, n_outputs: int):
+    """A fresh copy of ``estimator``, wrapped in MultiOutputClassifier for several outputs."""
+    estimator = clone(estimator)
+    return estimator if n_outputs == 1 else MultiOutputClassifier(estimator)
+
+
+def aligned_proba(estimator, X, n_classes: list[int], classes_seen=None) -> list[np.ndarray]:
+    """``estimator.predict_proba(X)`` as one array per output over *all* encoded classes.
+
+    A base estimator fitted on a subset of the samples (those having its
+    modality) may not have seen every class; its columns are put in place and
+    the unseen classes get probability 0.
+    """
+    proba = estimator.predict_proba(X)
+    proba = proba if isinstance(proba, list) else [proba]
+    seen = classes_seen if classes_seen is not None else _classes_of(estimator, len(proba))
+    out = []
+    for p, k, cls in zip(proba, n_classes, seen, strict=True):
+        full = np.zeros((p.shape[0], k))
+        full[:, np.asarray(cls, dtype=np.intp)] = p
+        out.append(full)
+    return out
+
+
+def _classes_of(estimator, n_outputs: int) -> list:
+    classes = estimator.classes_
+    return list(classes) if n_outputs > 1 else [classes]
+
+
+__all__ = [
+    "FusionClassifierMixin",
+    "ModalityComposition",
+    "aligned_proba",
+    "as_frame",
+    "as_table",
+    "check_modalities",
+    "clone_for_outputs",
+    "codes_for_fit",
+    "column_positions",
+    "missing_modality_mask",
+    "select_modality",
+    "take_rows",
+]

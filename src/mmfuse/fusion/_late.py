@@ -1,0 +1,419 @@
+"""Late (decision-level) fusion: one classifier per modality, probabilities combined."""
+
+from __future__ import annotations
+
+import itertools
+from numbers import Integral
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import check_cv, cross_val_predict
+from sklearn.utils import Bunch
+from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
+
+from mmfuse._config import resolve_verbose
+from mmfuse.fusion._base import (
+    FusionClassifierMixin,
+    ModalityComposition,
+    aligned_proba,
+    check_modalities,
+    clone_for_outputs,
+    codes_for_fit,
+    missing_modality_mask,
+    select_modality,
+    take_rows,
+)
+
+COMBINE_RULES = ("mean", "product", "max", "vote", "stacking")
+# Floor for probabilities under the product rule, so that one modality's hard
+# zero lowers a class's score by a bounded amount instead of vetoing it.
+_PROBA_FLOOR = 1e-12
+_MAX_WEIGHT_CANDIDATES = 2000
+
+
+def combine_probabilities(probas, rule="mean", *, weights=None, present=None, prior=None):
+    """Combine per-modality class probabilities with a fixed rule.
+
+    Parameters
+    ----------
+    probas : array-like of shape (n_modalities, n_samples, n_classes)
+        Each modality's probabilities (rows of absent modalities are ignored).
+    rule : {"mean", "product", "max", "vote"}, default="mean"
+        ``"mean"``: weighted mean. ``"product"``: normalised weighted product
+        ``prod_m p_m ** w_m`` (computed in log space; probabilities floored at
+        1e-12). ``"max"``: per class the largest ``w_m * p_m``, normalised.
+        ``"vote"``: each modality votes for its most probable class with
+        weight ``w_m``; the result is the share of the votes (ties go to the
+        lowest class index).
+    weights : array-like of shape (n_modalities,), default=None
+        Non-negative modality weights (None: all 1).
+    present : array-like of bool, shape (n_modalities, n_samples), default=None
+        Which modalities each sample has (None: all). A sample is decided by
+        the modalities it has; one with none gets ``prior``.
+    prior : array-like of shape (n_classes,), default=None
+        Probabilities for samples without any modality (None: uniform).
+
+    Returns
+    -------
+    proba : ndarray of shape (n_samples, n_classes)
+        Rows sum to 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mmfuse.fusion import combine_probabilities
+    >>> p = np.array([[[0.8, 0.2]], [[0.4, 0.6]]])
+    >>> combine_probabilities(p, "mean")
+    array([[0.6, 0.4]])
+    >>> combine_probabilities(p, "product").round(3)   # 0.32 / (0.32 + 0.12)
+    array([[0.727, 0.273]])
+    >>> combine_probabilities(p, "mean", present=[[True], [False]])
+    array([[0.8, 0.2]])
+    """
+    probas = np.asarray(probas, dtype=np.float64)
+    if probas.ndim != 3:
+        raise ValueError(f"probas must have shape (n_modalities, n_samples, n_classes), "
+                         f"got {probas.shape}")
+    n_modalities, n_samples, n_classes = probas.shape
+    weights = np.ones(n_modalities) if weights is None else np.asarray(weights, dtype=float)
+    if weights.shape != (n_modalities,) or np.any(weights < 0):
+        raise ValueError(f"weights must be {n_modalities} non-negative numbers, got {weights}")
+    present = (np.ones((n_modalities, n_samples), dtype=bool) if present is None
+               else np.asarray(present, dtype=bool))
+    prior = (np.full(n_classes, 1.0 / n_classes) if prior is None
+             else np.asarray(prior, dtype=float))
+    w = weights[:, None] * present  # (M, n): a missing modality has weight 0
+    total = w.sum(axis=0)
+    if rule == "mean":
+        scores = np.einsum("mn,mnk->nk", w, probas)
+    elif rule == "product":
+        logp = np.log(np.clip(probas, _PROBA_FLOOR, 1.0))
+        log_scores = np.einsum("mn,mnk->nk", w, logp)
+        log_scores -= log_scores.max(axis=1, keepdims=True)
+        scores = np.exp(log_scores)
+    elif rule == "max":
+        scores = np.where(present[:, :, None], weights[:, None, None] * probas, 0.0).max(axis=0)
+    elif rule == "vote":
+        votes = np.argmax(probas, axis=2)  # (M, n)
+        scores = np.zeros((n_samples, n_classes))
+        for m in range(n_modalities):
+            np.add.at(scores, (np.arange(n_samples), votes[m]), w[m])
+    else:
+        raise ValueError(f"rule must be one of {COMBINE_RULES[:-1]}, got {rule!r}")
+    sums = scores.sum(axis=1, keepdims=True)
+    decided = (total > 0) & (sums[:, 0] > 0)
+    out = np.tile(prior, (n_samples, 1))
+    out[decided] = scores[decided] / sums[decided]
+    return out
+
+
+class LateFusionClassifier(ClassifierMixin, FusionClassifierMixin, ModalityComposition):
+    """Decision-level fusion: a classifier per modality, their probabilities combined.
+
+    Each modality is a ``(name, classifier, columns)`` triple; the classifier
+    (often a Pipeline of a feature extractor and a model) must have
+    ``predict_proba``. Its probabilities are combined with a fixed rule
+    (:func:`combine_probabilities`) or by a stacking classifier trained on
+    out-of-fold probabilities (:func:`sklearn.model_selection.cross_val_predict`).
+
+    Missing modalities: a sample lacks a modality when all its cells in the
+    modality's columns are ``None``/NaN. Each modality's classifier is fitted
+    on the samples that have the modality, and at predict time a sample is
+    decided by the modalities it has (a sample with none gets the class
+    prior; under stacking an absent modality's probabilities are replaced by
+    the class prior and presence indicators are added to the stacked
+    features when some training sample lacked a modality).
+
+    Multi-output ``y`` (one column per task): each classifier is wrapped in
+    :class:`~sklearn.multioutput.MultiOutputClassifier` and every output is
+    combined separately; ``classes_`` and ``predict_proba`` are then lists.
+
+    Parameters
+    ----------
+    modalities : list of (str, classifier, column(s)) tuples
+        One classifier per modality; columns as in ColumnTransformer.
+    combine : {"mean", "product", "max", "vote", "stacking"}, default="mean"
+        How probabilities are combined. ``"mean"`` with ``weights`` is the
+        weighted mean; ``"product"`` is the naive-Bayes style normalised
+        product (log space).
+    weights : dict of {str: float}, "cv" or None, default=None
+        Modality weights for the fixed rules (absent names get 1.0).
+        ``"cv"``: chosen on a grid over the simplex to minimise the log-loss
+        (the error rate for ``"vote"``) of the combined out-of-fold
+        probabilities. Not used with ``"stacking"``.
+    final_estimator : classifier or None, default=None
+        Stacking classifier; None means ``LogisticRegression(max_iter=1000)``.
+    cv : int or cross-validation generator, default=5
+        Folds for out-of-fold probabilities (stacking, ``weights="cv"``).
+    n_jobs : int or None, default=None
+        Modalities fitted in parallel (joblib).
+    verbose : int, bool or None, default=None
+        Progress bar over modalities (None: the global ``verbose``).
+
+    Attributes
+    ----------
+    estimators_ : list of classifiers
+        Fitted classifier per modality.
+    named_estimators_ : Bunch
+        The same, by modality name.
+    weights_ : ndarray of shape (n_modalities,)
+        Weights used by the fixed rules.
+    final_estimator_ : classifier
+        Fitted stacking classifier (``combine="stacking"``).
+    classes_ : ndarray or list of ndarray
+    class_prior_ : ndarray or list of ndarray
+        Training class frequencies.
+    n_outputs_ : int
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from mmfuse.fusion import LateFusionClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1], 20)
+    >>> X = rng.normal(size=(40, 4)) + y[:, None]
+    >>> late = LateFusionClassifier([("a", LogisticRegression(), [0, 1]),
+    ...                              ("b", LogisticRegression(), [2, 3])], combine="product")
+    >>> late.fit(X, y).score(X, y) > 0.7
+    True
+    >>> X[0, 2:] = np.nan                      # sample 0 lacks modality "b"
+    >>> late.predict_proba(X[:1]).round(3) == late.named_estimators_.a.predict_proba(
+    ...     X[:1, :2]).round(3)
+    array([[ True,  True]])
+    """
+
+    _parameter_constraints = {
+        "modalities": [list],
+        "combine": [StrOptions(set(COMBINE_RULES))],
+        "weights": [dict, StrOptions({"cv"}), None],
+        "final_estimator": [HasMethods(["fit", "predict_proba"]), None],
+        "cv": ["cv_object"],
+        "n_jobs": [Integral, None],
+        "verbose": ["verbose", None],
+    }
+
+    def __init__(self, modalities, *, combine="mean", weights=None, final_estimator=None, cv=5,
+                 n_jobs=None, verbose=None):
+        self.modalities = modalities
+        self.combine = combine
+        self.weights = weights
+        self.final_estimator = final_estimator
+        self.cv = cv
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    def fit(self, X, y):
+        """Fit one classifier per modality (on the samples that have it), then the combiner.
+
+        Parameters
+        ----------
+        X : pandas DataFrame, mapping of columns, or array-like
+            One row per sample; columns as referenced in ``modalities``.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        modalities = check_modalities(self.modalities, owner=type(self).__name__)
+        names = [m[0] for m in modalities]
+        if isinstance(self.weights, dict):
+            unknown = set(self.weights) - set(names)
+            if unknown:
+                raise ValueError(f"weights name unknown modalities {sorted(unknown)}; "
+                                 f"known: {names}")
+        if self.weights is not None and self.combine == "stacking":
+            raise ValueError("weights are not used with combine='stacking' (the stacking "
+                             "classifier learns how to weigh modalities); set weights=None")
+        X = self._validate_table(X, reset=True)
+        Y = self._validate_targets(X, y)
+        n_classes = [len(c) for c in self._classes_list]
+        blocks = [select_modality(X, cols, name) for name, _, cols in modalities]
+        present = [~missing_modality_mask(b) for b in blocks]
+        for name, mask in zip(names, present, strict=True):
+            if not mask.any():
+                raise ValueError(f"modality {name!r} is missing for every one of the "
+                                 f"{len(mask)} training samples; drop it or supply it")
+
+        verbose = resolve_verbose(self.verbose)
+        jobs = tqdm(list(zip(modalities, blocks, present, strict=True)), disable=not verbose,
+                    desc="late fusion: fitting modalities")
+        fitted = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fit_modality)(est, block, Y, mask)
+            for (_, est, _), block, mask in jobs)
+        self.estimators_ = [est for est, _ in fitted]
+        self._seen_classes = [seen for _, seen in fitted]
+        self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_, strict=True)))
+        self.modality_names_ = np.asarray(names, dtype=object)
+
+        need_oof = self.combine == "stacking" or self.weights == "cv"
+        if need_oof:
+            oof = [_oof_proba(est, block, Y, mask, n_classes, self.cv)
+                   for (_, est, _), block, mask in zip(modalities, blocks, present, strict=True)]
+        if self.weights == "cv":
+            self.weights_ = self._learn_weights(oof, np.array(present), Y)
+        else:
+            self.weights_ = np.array([float((self.weights or {}).get(n, 1.0)) for n in names])
+        if self.combine == "stacking":
+            self.stack_indicators_ = not all(mask.all() for mask in present)
+            features = self._stack_features(oof, present)
+            self.final_estimator_ = clone_for_outputs(
+                LogisticRegression(max_iter=1000) if self.final_estimator is None
+                else self.final_estimator, self.n_outputs_)
+            self.final_estimator_.fit(features, codes_for_fit(Y))
+        return self
+
+    def _learn_weights(self, oof, present, Y) -> np.ndarray:
+        candidates = _simplex_grid(len(oof), _MAX_WEIGHT_CANDIDATES) * len(oof)
+        best, best_loss = None, np.inf
+        for weights in candidates:
+            loss = 0.0
+            for j, prior in enumerate(self._prior_list):
+                probas = np.stack([o[j] for o in oof])
+                combined = combine_probabilities(probas, self.combine, weights=weights,
+                                                 present=present, prior=prior)
+                truth = combined[np.arange(len(Y)), Y[:, j]]
+                if self.combine == "vote":
+                    loss += np.mean(np.argmax(combined, axis=1) != Y[:, j])
+                else:
+                    loss -= np.mean(np.log(np.clip(truth, _PROBA_FLOOR, 1.0)))
+            if loss < best_loss - 1e-12:
+                best, best_loss = weights, loss
+        return best
+
+    def _stack_features(self, probas, present) -> np.ndarray:
+        """Stacked probabilities (absent modality: the class prior), plus presence columns."""
+        columns = []
+        for proba, mask in zip(probas, present, strict=True):
+            for p, prior in zip(proba, self._prior_list, strict=True):
+                columns.append(np.where(mask[:, None], p, prior[None, :]))
+        if self.stack_indicators_:
+            columns.append(np.column_stack(present).astype(np.float64))
+        return np.hstack(columns)
+
+    def _modality_probas(self, X):
+        """Per modality: presence mask and aligned probabilities (list over outputs)."""
+        n_classes = [len(c) for c in self._classes_list]
+        probas, present = [], []
+        for (name, _, cols), est, seen in zip(self.modalities, self.estimators_,
+                                              self._seen_classes, strict=True):
+            block = select_modality(X, cols, name)
+            mask = ~missing_modality_mask(block)
+            rows = np.flatnonzero(mask)
+            full = [np.zeros((len(mask), k)) for k in n_classes]
+            if rows.size:
+                for f, p in zip(full, aligned_proba(est, take_rows(block, rows), n_classes,
+                                                    seen), strict=True):
+                    f[rows] = p
+            probas.append(full)
+            present.append(mask)
+        return probas, present
+
+    def _predict_proba_list(self, X):
+        check_is_fitted(self, "estimators_")
+        X = self._validate_table(X, reset=False)
+        probas, present = self._modality_probas(X)
+        if self.combine == "stacking":
+            # Every encoded class occurs in the training targets, so the stacking
+            # classifier's columns are already in class order.
+            proba = self.final_estimator_.predict_proba(self._stack_features(probas, present))
+            return proba if isinstance(proba, list) else [proba]
+        present = np.array(present)
+        return [combine_probabilities(np.stack([p[j] for p in probas]), self.combine,
+                                      weights=self.weights_, present=present, prior=prior)
+                for j, prior in enumerate(self._prior_list)]
+
+    def predict_proba(self, X):
+        """Combined class probabilities.
+
+        Parameters
+        ----------
+        X : pandas DataFrame, mapping of columns, or array-like
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes), or a list of such arrays
+            (one per output) for multi-output ``y``.
+        """
+        return self._format_proba(self._predict_proba_list(X))
+
+    def modality_proba(self, X) -> dict:
+        """Each modality's own probabilities (NaN rows where the modality is absent).
+
+        Parameters
+        ----------
+        X : pandas DataFrame, mapping of columns, or array-like
+
+        Returns
+        -------
+        probas : dict of {str: ndarray or list of ndarray}
+        """
+        check_is_fitted(self, "estimators_")
+        X = self._validate_table(X, reset=False)
+        probas, present = self._modality_probas(X)
+        out = {}
+        for name, proba, mask in zip(self.modality_names_, probas, present, strict=True):
+            proba = [np.where(mask[:, None], p, np.nan) for p in proba]
+            out[name] = self._format_proba(proba)
+        return out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = self._modalities_accept_sparse()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+def _fit_modality(estimator, block, Y, present):
+    rows = np.flatnonzero(present)
+    est = clone_for_outputs(estimator, Y.shape[1])
+    codes = Y[rows]
+    est.fit(take_rows(block, rows), codes_for_fit(codes))
+    seen = [np.unique(codes[:, j]) for j in range(Y.shape[1])]
+    return est, seen
+
+
+def _oof_proba(estimator, block, Y, present, n_classes, cv):
+    """Out-of-fold probabilities of one modality over all samples (zeros where absent)."""
+    rows = np.flatnonzero(present)
+    codes = Y[rows]
+    est = clone_for_outputs(estimator, Y.shape[1])
+    splitter = check_cv(cv, codes_for_fit(codes), classifier=True)
+    proba = cross_val_predict(est, take_rows(block, rows), codes_for_fit(codes), cv=splitter,
+                              method="predict_proba")
+    proba = proba if isinstance(proba, list) else [proba]
+    out = []
+    for j, (p, k) in enumerate(zip(proba, n_classes, strict=True)):
+        full = np.zeros((len(present), k))
+        full[np.ix_(rows, np.unique(codes[:, j]))] = p
+        out.append(full)
+    return out
+
+
+def _simplex_grid(n_modalities: int, max_points: int) -> np.ndarray:
+    """Weight vectors on the simplex with the finest step giving at most ``max_points``."""
+    from math import comb
+
+    resolution = 1
+    while resolution < 20 and comb(resolution + 1 + n_modalities - 1,
+                                   n_modalities - 1) <= max_points:
+        resolution += 1
+    points = []
+    for bars in itertools.combinations(range(resolution + n_modalities - 1), n_modalities - 1):
+        edges = (-1, *bars, resolution + n_modalities - 1)
+        points.append([edges[i + 1] - edges[i] - 1 for i in range(n_modalities)])
+    points = np.asarray(points, dtype=float) / resolution
+    # Uniform weights first, so ties keep the plain rule.
+    uniform = np.full(n_modalities, 1.0 / n_modalities)
+    return np.vstack([uniform, points[points.sum(axis=1) > 0]])
+
+
+__all__ = ["COMBINE_RULES", "LateFusionClassifier", "combine_probabilities"]

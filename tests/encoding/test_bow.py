@@ -79,3 +79,68 @@ def test_bow_errors():
         bow.transform(bad)
     with pytest.raises(TypeError, match="DescriptorSet"):
         bow.transform(np.zeros((3, 10)))
+
+
+def _soft_reference(sets, km, n_nearest, bandwidth):
+    """Kernel codebook written directly: weights over the n nearest codewords."""
+    from scipy.spatial.distance import cdist
+
+    rows = []
+    for s in sets:
+        h = np.zeros(len(km.cluster_centers_))
+        if len(s):
+            d2 = cdist(s.astype(np.float64), km.cluster_centers_, "sqeuclidean")
+            for row in d2:
+                near = np.argsort(row)[:n_nearest]
+                w = np.exp(-row[near] / (2 * bandwidth**2))
+                h[near] += w / w.sum()
+        rows.append(h)
+    return np.array(rows)
+
+
+@pytest.mark.parametrize("n_nearest", [1, 3, 6])
+def test_bow_soft_assignment_matches_reference(n_nearest):
+    sets = _sets()
+    bow = BagOfWords(n_words=6, assignment="soft", n_nearest=n_nearest, norm=None,
+                     codebook="kmeans", random_state=7).fit(sets)
+    km = KMeans(n_clusters=6, n_init=1, random_state=int(
+        check_random_state(7).randint(np.iinfo(np.int32).max))).fit(np.concatenate(sets))
+    d2 = km.transform(np.concatenate(sets)).min(axis=1) ** 2
+    np.testing.assert_allclose(bow.bandwidth_, np.sqrt(np.median(d2)), rtol=1e-4)
+    expected = _soft_reference(sets, km, n_nearest, bow.bandwidth_)
+    codes = bow.transform(sets)
+    np.testing.assert_allclose(codes, expected, rtol=1e-4, atol=1e-5)
+    # every descriptor spreads one unit of mass; empty sample stays empty
+    np.testing.assert_allclose(codes.sum(axis=1), [len(s) for s in sets], rtol=1e-5)
+    assert not codes[1].any()
+
+
+@pytest.mark.parametrize("norm", ["l1", "l2", "power", None])
+def test_bow_tfidf_and_norms_match_sklearn(norm):
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    sets = _sets(lengths=(40, 0, 25, 1, 60, 3))
+    bow = BagOfWords(n_words=6, norm=norm, tfidf=True, codebook="kmeans",
+                     random_state=7).fit(sets)
+    _, counts = _reference(sets, 6, 7, None)
+    tfidf = TfidfTransformer(norm=None, smooth_idf=True).fit(counts)
+    weighted = tfidf.transform(counts).toarray()
+    if norm == "power":
+        weighted = np.sqrt(weighted)
+    if norm is not None:
+        ord_ = 1 if norm == "l1" else 2
+        scale = np.linalg.norm(weighted, ord=ord_, axis=1, keepdims=True)
+        weighted = weighted / np.where(scale > 0, scale, 1)
+    np.testing.assert_allclose(bow.idf_, tfidf.idf_, rtol=1e-5)
+    np.testing.assert_allclose(bow.transform(sets), weighted, rtol=1e-4, atol=1e-6)
+
+
+def test_bow_soft_fixed_bandwidth_and_conformance():
+    from mmfuse.utils.estimator_checks import check_media_transformer
+
+    sets = _sets()
+    bow = BagOfWords(n_words=4, assignment="soft", bandwidth=2.5, random_state=0).fit(sets)
+    assert bow.bandwidth_ == 2.5
+    check_media_transformer(BagOfWords(n_words=4, assignment="soft", tfidf=True,
+                                       norm="power", random_state=0), sets,
+                            bad_inputs=[np.zeros((4, 10)), "x"])

@@ -530,11 +530,12 @@ def cosine_topk(queries, database, k=10, *, normalize=True, chunk_size=None,
     above the current k-th best (a vectorised compare), the way a heap
     would. The first block of each chunk is reduced with ``argpartition``.
 
-    Peak extra memory: one ``(chunk_size, block_size)`` score block per
-    worker thread (about 1 MiB on the CPU, ``working_memory`` otherwise),
-    ``(chunk_size, k)`` running results, the normalised queries and one
-    float per database row; not proportional to the number of database rows
-    times queries.
+    Peak extra memory: per worker thread one ``(chunk_size, block_size)``
+    score block (about 1 MiB on the CPU, ``working_memory`` otherwise) and,
+    for the first block of a chunk, its int64 ``argpartition`` (twice that);
+    ``(chunk_size, k)`` running results; the normalised queries; and two
+    floats per database row for the norms. It does not grow with the
+    database's size times its width, nor with queries times database rows.
 
     Parameters
     ----------
@@ -584,7 +585,9 @@ def cosine_topk(queries, database, k=10, *, normalize=True, chunk_size=None,
         q_norm = xp.sqrt(squared_norms(q))
         q /= xp.where(q_norm > 0, q_norm, 1)[:, None]
         db_norm = xp.sqrt(squared_norms(database.astype(dtype, copy=False)))
-        inv_db = xp.where(db_norm > 0, 1 / xp.where(db_norm > 0, db_norm, 1), 0).astype(dtype)
+        inv_db = 1 / xp.maximum(db_norm, xp.finfo(dtype).tiny)
+        inv_db *= db_norm > 0
+        del db_norm
     n_workers = (_cpu_workers() if xp is np and n_queries * n_db * d >= _PARALLEL_MIN_WORK
                  else 1)
     if chunk_size is None:
@@ -651,3 +654,86 @@ def _sort_topk(scores, index, k, xp):
     """Sort each row by decreasing score (ties: lower index) and keep ``k``."""
     order = xp.lexsort(xp.stack([index, -scores]), axis=-1)[:, :k]
     return xp.take_along_axis(scores, order, axis=1), xp.take_along_axis(index, order, axis=1)
+
+
+def gmm_posteriors(X, means, variances, weights, *, threshold=0.0, chunk_size=None):
+    """Posterior probabilities of the components of a diagonal Gaussian mixture.
+
+    The log-densities are expanded so that each chunk is one GEMM of
+    ``[x^2, x]`` against ``[-1 / (2 var), mean / var]``, then normalised with
+    a row-wise log-sum-exp. Posteriors below ``threshold`` are set to 0 (not
+    renormalised), as VLFeat's Fisher encoder does, so that later
+    aggregation can skip them.
+
+    Peak extra memory: per chunk a ``(chunk_size, 2 n_features)`` copy and a
+    ``(chunk_size, n_components)`` block, with ``chunk_size`` chosen from
+    ``working_memory``; the output is ``(n_samples, n_components)``.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+    means : array of shape (n_components, n_features)
+    variances : array of shape (n_components, n_features)
+        Diagonal covariances, all positive.
+    weights : array of shape (n_components,)
+        Mixture weights (positive, summing to 1).
+    threshold : float, default=0.0
+        Posteriors below it become 0.
+    chunk_size : int, default=None
+        Rows per GEMM.
+
+    Returns
+    -------
+    posteriors : array of shape (n_samples, n_components)
+        Rows sum to 1 (up to the thresholded mass), dtype of ``X``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mmfuse.backend import gmm_posteriors
+    >>> means = np.array([[0.0], [4.0]], np.float32)
+    >>> var = np.ones((2, 1), np.float32)
+    >>> p = gmm_posteriors(np.array([[0.0], [2.0]], np.float32), means, var,
+    ...                    np.array([0.5, 0.5], np.float32))
+    >>> p.round(4).tolist()
+    [[0.9997, 0.0003], [0.5, 0.5]]
+    """
+    xp = _namespace_of(X)
+    _check_pair(X, means, "means")
+    n, d = X.shape
+    n_components = means.shape[0]
+    if variances.shape != means.shape or weights.shape != (n_components,):
+        raise ValueError(f"means {tuple(means.shape)}, variances {tuple(variances.shape)} "
+                         f"and weights {tuple(weights.shape)} do not describe one mixture")
+    dtype = xp.result_type(X.dtype, means.dtype)
+    means = means.astype(dtype, copy=False)
+    precisions = 1 / variances.astype(dtype, copy=False)
+    coef = xp.concatenate([-0.5 * precisions, means * precisions], axis=1).T
+    coef = xp.ascontiguousarray(coef)
+    log_const = (xp.log(weights.astype(dtype))
+                 - 0.5 * (d * np.log(2 * np.pi) + xp.log(variances.astype(dtype)).sum(axis=1)
+                          + (means * means * precisions).sum(axis=1)))
+    posteriors = xp.empty((n, n_components), dtype=dtype)
+    if n == 0:
+        return posteriors
+    itemsize = xp.dtype(dtype).itemsize
+    chunk_size, n_workers = _plan(xp, n, (n_components + 2 * d) * itemsize,
+                                  2 * d * n_components, chunk_size)
+
+    def work(start, scratch):
+        stop = min(start + chunk_size, n)
+        block = X[start:stop].astype(dtype, copy=False)
+        lifted = _scratch(scratch, "lifted", xp, (stop - start, 2 * d), dtype)
+        xp.multiply(block, block, out=lifted[:, :d])
+        lifted[:, d:] = block
+        logp = posteriors[start:stop]
+        xp.matmul(lifted, coef, out=logp)
+        logp += log_const
+        logp -= logp.max(axis=1, keepdims=True)
+        xp.exp(logp, out=logp)
+        logp /= logp.sum(axis=1, keepdims=True)
+        if threshold > 0:
+            logp[logp < threshold] = 0
+
+    _run_chunks(xp, range(0, n, chunk_size), work, n_workers)
+    return posteriors

@@ -11,17 +11,96 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
 
-from mmfuse._config import resolve_verbose
-from mmfuse.backend import asarray, assign_nearest, get_namespace, squared_norms
+from mmfuse._config import get_config, resolve_verbose
+from mmfuse.backend import (
+    asarray,
+    assign_nearest,
+    get_namespace,
+    soft_assign,
+    squared_norms,
+    to_output,
+)
 from mmfuse.descriptors import DescriptorSet, as_descriptor_set
+
+
+def sample_descriptors(ds: DescriptorSet, max_descriptors: int, rng) -> np.ndarray:
+    """At most ``max_descriptors`` rows of ``ds.values``, uniformly without
+    replacement (kept in their original order); all rows when fewer."""
+    n_total = ds.values.shape[0]
+    if n_total <= max_descriptors:
+        return ds.values
+    rows = np.sort(rng.choice(n_total, size=max_descriptors, replace=False))
+    return ds.values[rows]
+
+
+def validate_descriptors(estimator, X, *, reset: bool) -> DescriptorSet:
+    """Check a descriptor-set input (width, finiteness) for ``estimator``."""
+    ds = as_descriptor_set(X)
+    if reset:
+        estimator.n_features_in_ = ds.n_features
+    elif ds.n_features != estimator.n_features_in_:
+        raise ValueError(
+            f"descriptors have {ds.n_features} features, but {type(estimator).__name__} was "
+            f"fitted with {estimator.n_features_in_}"
+        )
+    if ds.values.size and not np.all(np.isfinite(ds.values)):
+        bad = np.unique(ds.sample_ids()[~np.all(np.isfinite(ds.values), axis=1)])
+        raise ValueError(
+            f"descriptors contain NaN or inf in samples {bad[:10].tolist()}"
+            + (" ..." if bad.size > 10 else "")
+        )
+    return ds
+
+
+def slice_samples(ds: DescriptorSet, start: int, stop: int) -> DescriptorSet:
+    """Samples ``start:stop`` of ``ds`` as views where possible (no gather)."""
+    a, b = int(ds.offsets[start]), int(ds.offsets[stop])
+    return DescriptorSet(
+        ds.values[a:b],
+        ds.offsets[start:stop + 1] - a,
+        positions=None if ds.positions is None else ds.positions[a:b],
+        extents=None if ds.extents is None else ds.extents[start:stop],
+        missing=ds.missing[start:stop],
+    )
+
+
+def normalize_rows(codes, norm, xp):
+    """Scale each row to unit ``"l1"`` or ``"l2"`` norm in place (None: no-op).
+
+    All-zero rows (samples without descriptors) stay zero.
+    """
+    if norm is None:
+        return codes
+    if norm == "l1":
+        scale = xp.abs(codes).sum(axis=1, keepdims=True)
+    elif norm == "l2":
+        scale = xp.sqrt((codes * codes).sum(axis=1, keepdims=True))
+    else:
+        raise ValueError(f"unknown norm {norm!r}")
+    codes /= xp.where(scale > 0, scale, 1)
+    return codes
+
+
+def signed_sqrt(codes, xp):
+    """``sign(x) * sqrt(|x|)`` in place (the "power" / Hellinger step)."""
+    magnitude = xp.sqrt(xp.abs(codes))
+    codes[...] = xp.where(codes < 0, -magnitude, magnitude)
+    return codes
 
 
 class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Base class: learns a k-means codebook on (sub-sampled) descriptors.
 
-    Subclasses implement :meth:`_encode` (aggregation of the assigned
-    descriptors) and ``_n_features_out``. Do not use this class directly.
+    The base class holds the shared algorithm: sub-sampling of the training
+    descriptors, codebook learning (:meth:`_fit_codebook`, k-means by
+    default), nearest-codeword assignment (hard or soft, on the backend
+    kernels) and batched, progress-reporting encoding. Subclasses implement
+    only :meth:`_encode` (aggregation of one batch of samples) and
+    ``_n_features_out``; they may override :meth:`_fit_codebook` (a Fisher
+    vector learns a Gaussian mixture) and :meth:`_fit_aggregation`. Do not
+    use this class directly.
 
     Parameters
     ----------
@@ -37,7 +116,8 @@ class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
     random_state : int, RandomState or None
         Seeds sub-sampling and k-means.
     verbose : int or None
-        Passed to the k-means estimator; None uses ``mmfuse.get_config()``.
+        0 silent; 1 shows a progress bar while encoding; 2 and more also
+        makes the clustering verbose. None uses ``mmfuse.get_config()``.
     """
 
     _parameter_constraints = {
@@ -49,6 +129,9 @@ class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
     }
 
     _MINIBATCH_THRESHOLD = 20_000
+    #: Descriptors encoded per batch: bounds the per-batch temporaries (for
+    #: example Fisher-vector posteriors) and paces the progress bar.
+    _BATCH_DESCRIPTORS = 1 << 16
 
     @abstractmethod
     def __init__(self, n_words, *, codebook, max_descriptors, random_state, verbose):
@@ -60,18 +143,18 @@ class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
 
     # -- fitting ------------------------------------------------------------
     def _sample_descriptors(self, ds: DescriptorSet, rng) -> np.ndarray:
-        n_total = ds.values.shape[0]
-        if n_total <= self.max_descriptors:
-            return ds.values
-        rows = np.sort(rng.choice(n_total, size=self.max_descriptors, replace=False))
-        return ds.values[rows]
+        return sample_descriptors(ds, self.max_descriptors, rng)
 
-    def _fit_codebook(self, sample: np.ndarray, seed: int) -> np.ndarray:
+    def _check_enough(self, sample: np.ndarray) -> None:
         if sample.shape[0] < self.n_words:
             raise ValueError(
                 f"{type(self).__name__} needs at least n_words={self.n_words} descriptors to "
                 f"learn a codebook, got {sample.shape[0]}; lower n_words or give more data"
             )
+
+    def _fit_codebook(self, sample: np.ndarray, seed: int) -> np.ndarray:
+        """Learn the codewords from the sampled descriptors; return them."""
+        self._check_enough(sample)
         kind = self.codebook
         if kind == "auto":
             kind = "minibatch" if sample.shape[0] > self._MINIBATCH_THRESHOLD else "kmeans"
@@ -86,21 +169,7 @@ class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         return np.ascontiguousarray(km.cluster_centers_, dtype=np.float32)
 
     def _validate_descriptors(self, X, *, reset: bool) -> DescriptorSet:
-        ds = as_descriptor_set(X)
-        if reset:
-            self.n_features_in_ = ds.n_features
-        elif ds.n_features != self.n_features_in_:
-            raise ValueError(
-                f"descriptors have {ds.n_features} features, but {type(self).__name__} was "
-                f"fitted with {self.n_features_in_}"
-            )
-        if ds.values.size and not np.all(np.isfinite(ds.values)):
-            bad = np.unique(ds.sample_ids()[~np.all(np.isfinite(ds.values), axis=1)])
-            raise ValueError(
-                f"descriptors contain NaN or inf in samples {bad[:10].tolist()}"
-                + (" ..." if bad.size > 10 else "")
-            )
-        return ds
+        return validate_descriptors(self, X, reset=reset)
 
     def fit(self, X, y=None):
         """Learn the codebook from the descriptors of all samples.
@@ -127,18 +196,55 @@ class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
     def _fit_aggregation(self, ds: DescriptorSet, sample: np.ndarray) -> None:
         """Hook for subclasses that learn more than the codebook (e.g. idf)."""
 
-    # -- encoding -----------------------------------------------------------
+    # -- assignment (shared by every subclass) -------------------------------
+    def _device_arrays(self, ds: DescriptorSet):
+        """``(xp, values, offsets, centers)`` on the configured device."""
+        xp, _ = get_namespace()
+        return (xp, asarray(ds.values, xp), asarray(ds.offsets, xp),
+                asarray(self.cluster_centers_, xp))
+
     def _assign(self, ds: DescriptorSet):
         """Nearest codeword of every descriptor, on the configured device.
 
         Returns ``(xp, values, labels)`` with arrays in namespace ``xp``.
         """
-        xp, _ = get_namespace()
-        values = asarray(ds.values, xp)
-        centers = asarray(self.cluster_centers_, xp)
+        xp, values, _, centers = self._device_arrays(ds)
         labels = assign_nearest(values, centers, centers_sq=squared_norms(centers),
                                 return_distances=False)
         return xp, values, labels
+
+    def _soft_assign(self, ds: DescriptorSet, n_nearest: int, bandwidth: float):
+        """Kernel-codebook votes: ``(xp, values, labels (n, m), weights (n, m))``."""
+        xp, values, _, centers = self._device_arrays(ds)
+        labels, weights = soft_assign(values, centers, n_nearest=n_nearest,
+                                      bandwidth=bandwidth, centers_sq=squared_norms(centers))
+        return xp, values, labels, weights
+
+    # -- encoding -----------------------------------------------------------
+    def _batches(self, ds: DescriptorSet):
+        """Contiguous sample ranges holding about ``_BATCH_DESCRIPTORS`` rows."""
+        n = ds.n_samples
+        start = 0
+        while start < n:
+            limit = ds.offsets[start] + self._BATCH_DESCRIPTORS
+            stop = int(np.searchsorted(ds.offsets, limit, side="right")) - 1
+            stop = min(max(stop, start + 1), n)
+            yield start, stop
+            start = stop
+
+    def _encode_all(self, ds: DescriptorSet):
+        """Encode ``ds`` batch by batch with a progress bar; one output array."""
+        parts = []
+        with tqdm(total=ds.n_samples, desc=type(self).__name__, unit="sample",
+                  disable=resolve_verbose(self.verbose) < 1) as bar:
+            for start, stop in self._batches(ds):
+                parts.append(self._encode(slice_samples(ds, start, stop)))
+                bar.update(stop - start)
+        if not parts:
+            return np.zeros((0, self._n_features_out), np.float32)
+        on_device = get_config()["array_output"] == "device"
+        xp = get_namespace()[0] if on_device else np
+        return parts[0] if len(parts) == 1 else xp.concatenate(parts, axis=0)
 
     def transform(self, X):
         """Encode each sample's descriptors as one fixed-length vector.
@@ -154,11 +260,19 @@ class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         """
         check_is_fitted(self, "cluster_centers_")
         ds = self._validate_descriptors(X, reset=False)
-        return self._encode(ds)
+        return self._encode_all(ds)
 
     @abstractmethod
-    def _encode(self, ds: DescriptorSet) -> np.ndarray:
-        """Aggregate the descriptors of each sample."""
+    def _encode(self, ds: DescriptorSet):
+        """Aggregate the descriptors of each sample of one batch.
+
+        Returns a float32 array of shape ``(ds.n_samples, n_features_out)``
+        passed through :func:`mmfuse.backend.to_output`.
+        """
+
+    @staticmethod
+    def _output(codes, xp):
+        return to_output(codes.astype(xp.float32, copy=False))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -1,0 +1,204 @@
+"""Spatial pyramid pooling of any descriptor encoder over a grid of regions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from mmfuse._config import get_config
+from mmfuse.backend import get_namespace
+from mmfuse.descriptors import DescriptorSet
+from mmfuse.encoding._base import normalize_rows, validate_descriptors
+
+
+class SpatialPyramid(TransformerMixin, BaseEstimator):
+    """Pool an encoder over a spatial pyramid of regions (Lazebnik et al. 2006).
+
+    At level ``L`` the frame of each sample is cut into an ``L x L`` grid;
+    the descriptors falling in each cell (by their ``positions``) are encoded
+    separately with the fitted ``encoder`` and the cell codes are
+    concatenated, coarse levels first, cells row by row (top row first).
+    With ``levels=(1, 2, 4)`` the code is ``1 + 4 + 16 = 21`` times the
+    encoder's length. The encoder is fitted once, on all descriptors; each
+    cell is encoded (and normalised) as a sample of its own, so an empty
+    cell gives zeros.
+
+    The frame of a sample is ``(0, 0)``–``extents[i]`` (the image size, as
+    :class:`~mmfuse.image.SIFTExtractor` records it); without extents it is
+    the bounding box of that sample's descriptor positions.
+
+    Parameters
+    ----------
+    encoder : estimator, default=None
+        Any descriptor-set encoder (:class:`BagOfWords`, :class:`VLAD`,
+        :class:`FisherVector`); None means ``BagOfWords()``. It is cloned.
+    levels : sequence of int, default=(1, 2, 4)
+        Grid sizes.
+    level_weights : sequence of float or None, default=None
+        Multiplies the block of each level (e.g. ``(0.25, 0.25, 0.5)`` for
+        the pyramid match kernel); None weighs all levels 1.
+    norm : {"l2"} or None, default="l2"
+        Normalisation of the concatenated code.
+
+    Attributes
+    ----------
+    encoder_ : estimator
+        The fitted clone of ``encoder``.
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mmfuse.descriptors import DescriptorSet
+    >>> from mmfuse.encoding import BagOfWords, SpatialPyramid
+    >>> rng = np.random.default_rng(0)
+    >>> values = rng.normal(size=(60, 5)).astype(np.float32)
+    >>> positions = rng.uniform(0, 32, size=(60, 2))
+    >>> ds = DescriptorSet(values, [0, 40, 60], positions=positions, extents=[[32, 32]] * 2)
+    >>> spm = SpatialPyramid(BagOfWords(n_words=4, random_state=0), levels=(1, 2)).fit(ds)
+    >>> spm.transform(ds).shape
+    (2, 20)
+    >>> spm.get_feature_names_out()[[0, 4]].tolist()
+    ['l1c0_bagofwords0', 'l2c0_bagofwords0']
+    """
+
+    _parameter_constraints = {
+        "encoder": [HasMethods(["fit", "transform"]), None],
+        "levels": ["array-like"],
+        "level_weights": ["array-like", None],
+        "norm": [StrOptions({"l2"}), None],
+    }
+
+    def __init__(self, encoder=None, *, levels=(1, 2, 4), level_weights=None, norm="l2"):
+        self.encoder = encoder
+        self.levels = levels
+        self.level_weights = level_weights
+        self.norm = norm
+
+    def _check_levels(self):
+        levels = list(self.levels) if isinstance(self.levels, Sequence | np.ndarray) else None
+        if not levels or not all(isinstance(v, Integral) and v >= 1 for v in levels):
+            raise ValueError(f"levels must be a non-empty sequence of ints >= 1, got "
+                             f"{self.levels!r}")
+        weights = [1.0] * len(levels) if self.level_weights is None else list(self.level_weights)
+        if len(weights) != len(levels):
+            raise ValueError(f"level_weights has {len(weights)} entries for {len(levels)} levels")
+        return [int(v) for v in levels], [float(w) for w in weights]
+
+    def _validate(self, X, *, reset):
+        ds = validate_descriptors(self, X, reset=reset)
+        if ds.positions is None:
+            raise ValueError(
+                "SpatialPyramid needs descriptor positions: pass a DescriptorSet with "
+                "positions (as mmfuse.image.SIFTExtractor produces), not plain arrays"
+            )
+        return ds
+
+    def fit(self, X, y=None):
+        """Fit the encoder on the descriptors of all samples.
+
+        Parameters
+        ----------
+        X : DescriptorSet with positions
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        self._check_levels()
+        ds = self._validate(X, reset=True)
+        if self.encoder is None:
+            from mmfuse.encoding._bow import BagOfWords
+
+            encoder = BagOfWords()
+        else:
+            encoder = clone(self.encoder)
+        self.encoder_ = encoder.fit(ds, y)
+        return self
+
+    @staticmethod
+    def _frames(ds: DescriptorSet):
+        """``(origin, size)`` per sample, each of shape (n_samples, 2)."""
+        n = ds.n_samples
+        if ds.extents is not None:
+            return np.zeros((n, 2), np.float32), ds.extents.astype(np.float32)
+        lo = np.zeros((n, 2), np.float32)
+        hi = np.ones((n, 2), np.float32)
+        nonempty = np.flatnonzero(ds.lengths > 0)
+        if nonempty.size:
+            starts = ds.offsets[nonempty]
+            lo[nonempty] = np.minimum.reduceat(ds.positions, starts, axis=0)
+            hi[nonempty] = np.maximum.reduceat(ds.positions, starts, axis=0)
+        return lo, hi - lo
+
+    def _cells(self, ds: DescriptorSet, level: int) -> DescriptorSet:
+        """One sub-sample per (sample, cell), samples major, cells row-major."""
+        origin, size = self._frames(ds)
+        seg = ds.sample_ids()
+        rel = (ds.positions - origin[seg]) / np.where(size[seg] > 0, size[seg], 1)
+        cell_xy = np.clip(np.floor(rel * level), 0, level - 1).astype(np.int64)
+        keys = seg * level * level + cell_xy[:, 1] * level + cell_xy[:, 0]
+        order = np.argsort(keys, kind="stable")
+        counts = np.bincount(keys, minlength=ds.n_samples * level * level)
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+        return DescriptorSet(
+            ds.values[order], offsets, positions=ds.positions[order],
+            missing=np.repeat(ds.missing, level * level),
+        )
+
+    def transform(self, X):
+        """Encode every cell of every level and concatenate.
+
+        Parameters
+        ----------
+        X : DescriptorSet with positions
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, n_features_out)
+            float32.
+        """
+        check_is_fitted(self, "encoder_")
+        levels, weights = self._check_levels()
+        ds = self._validate(X, reset=False)
+        on_device = get_config()["array_output"] == "device"
+        xp = get_namespace()[0] if on_device else np
+        blocks = []
+        for level, weight in zip(levels, weights, strict=True):
+            cells = ds if level == 1 else self._cells(ds, level)
+            codes = self.encoder_.transform(cells).reshape(ds.n_samples, -1)
+            if weight != 1.0:
+                codes = codes * weight
+            blocks.append(codes)
+        codes = xp.concatenate(blocks, axis=1).astype(xp.float32, copy=False)
+        return normalize_rows(codes, self.norm, xp)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names ``l{level}c{cell}_{encoder feature name}``.
+
+        Parameters
+        ----------
+        input_features : ignored
+
+        Returns
+        -------
+        names : ndarray of str
+        """
+        check_is_fitted(self, "encoder_")
+        levels, _ = self._check_levels()
+        inner = self.encoder_.get_feature_names_out()
+        return np.asarray([f"l{level}c{cell}_{name}" for level in levels
+                           for cell in range(level * level) for name in inner], dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.requires_fit = True
+        return tags

@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+from encoding_reference import l2, random_sets
+
+from mmfuse.descriptors import DescriptorSet
+from mmfuse.encoding import VLAD, BagOfWords, FisherVector, SpatialPyramid
+from mmfuse.utils.estimator_checks import check_media_transformer
+
+
+def _with_positions(sets, size=40.0, seed=0):
+    rng = np.random.default_rng(seed)
+    positions = [rng.uniform(0, size, size=(len(s), 2)) for s in sets]
+    return DescriptorSet.from_arrays(sets, positions=positions,
+                                     extents=[[size, size]] * len(sets))
+
+
+def _pyramid_reference(ds, encoder, levels, weights):
+    """Cell by cell: select the descriptors whose position falls in the cell."""
+    rows = []
+    for i in range(ds.n_samples):
+        x = ds[i]
+        pos = ds.positions[ds.offsets[i]:ds.offsets[i + 1]]
+        w, h = ds.extents[i]
+        blocks = []
+        for level, weight in zip(levels, weights, strict=True):
+            for cy in range(level):
+                for cx in range(level):
+                    inside = ((pos[:, 0] >= cx * w / level) & (pos[:, 0] < (cx + 1) * w / level)
+                              & (pos[:, 1] >= cy * h / level) & (pos[:, 1] < (cy + 1) * h / level))
+                    blocks.append(weight * encoder.transform([x[inside]])[0])
+        rows.append(l2(np.concatenate(blocks)))
+    return np.array(rows)
+
+
+@pytest.mark.parametrize("encoder", [BagOfWords(n_words=4, random_state=0),
+                                     VLAD(n_words=3, random_state=0),
+                                     FisherVector(n_words=2, random_state=0)],
+                         ids=["bow", "vlad", "fisher"])
+def test_pyramid_matches_cell_by_cell_reference(encoder):
+    ds = _with_positions(random_sets(lengths=(40, 0, 25, 1, 60)))
+    levels, weights = (1, 2, 3), (0.5, 1.0, 2.0)
+    spm = SpatialPyramid(encoder, levels=levels, level_weights=weights).fit(ds)
+    codes = spm.transform(ds)
+    expected = _pyramid_reference(ds, spm.encoder_, levels, weights)
+    assert codes.shape == expected.shape == (5, 14 * spm.encoder_._n_features_out)
+    np.testing.assert_allclose(codes, expected, rtol=1e-4, atol=1e-6)
+    assert not codes[1].any()
+    assert len(spm.get_feature_names_out()) == codes.shape[1]
+
+
+def test_pyramid_without_extents_uses_bounding_box():
+    sets = random_sets(lengths=(30, 20))
+    rng = np.random.default_rng(1)
+    positions = [rng.uniform(10, 50, size=(len(s), 2)) for s in sets]
+    ds = DescriptorSet.from_arrays(sets, positions=positions)
+    spm = SpatialPyramid(BagOfWords(n_words=3, norm=None, random_state=0), levels=(2,),
+                         norm=None).fit(ds)
+    counts = spm.transform(ds).reshape(2, 4, 3).sum(axis=2)
+    for i, pos in enumerate(positions):
+        lo, hi = pos.min(axis=0), pos.max(axis=0)
+        cell = np.clip(np.floor((pos - lo) / (hi - lo) * 2), 0, 1).astype(int)
+        np.testing.assert_array_equal(counts[i], np.bincount(cell[:, 1] * 2 + cell[:, 0],
+                                                             minlength=4))
+
+
+def test_pyramid_errors_and_conformance():
+    sets = random_sets(lengths=(20, 0, 9, 1))
+    with pytest.raises(ValueError, match="positions"):
+        SpatialPyramid(BagOfWords(n_words=2)).fit(sets)
+    ds = _with_positions(sets)
+    with pytest.raises(ValueError, match="levels"):
+        SpatialPyramid(BagOfWords(n_words=2), levels=(0, 2)).fit(ds)
+    with pytest.raises(ValueError, match="level_weights"):
+        SpatialPyramid(BagOfWords(n_words=2), levels=(1, 2), level_weights=(1,)).fit(ds)
+    check_media_transformer(SpatialPyramid(BagOfWords(n_words=3, random_state=0),
+                                           levels=(1, 2)), ds,
+                            bad_inputs=[np.zeros((3, 10)), sets])

@@ -6,6 +6,13 @@ repository for the dataset cards.
 """
 
 from mmfuse.datasets._base import find_dataset, get_data_home
+from mmfuse.datasets._mnist import load_mnist
 from mmfuse.datasets._shapes import make_shapes, sample_shapes_latent
 
-__all__ = ["find_dataset", "get_data_home", "make_shapes", "sample_shapes_latent"]
+__all__ = [
+    "find_dataset",
+    "get_data_home",
+    "load_mnist",
+    "make_shapes",
+    "sample_shapes_latent",
+]

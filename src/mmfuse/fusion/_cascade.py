@@ -42,7 +42,8 @@ class CascadeFusionClassifier(ClassifierMixin, FusionClassifierMixin, ModalityCo
     every sample starts at stage 0 and stops at the first stage whose
     confidence — the largest class probability (the smallest over outputs
     for multi-output ``y``) — reaches ``threshold``; only the samples still
-    undecided have the next modality computed. The last stage decides
+    undecided have the next modality computed (their later cells are never
+    read, so bad values there go unnoticed). The last stage decides
     everything left. :meth:`cascade_report` tells what fraction of the
     samples needed each stage and how much feature-extraction compute the
     cascade saved.

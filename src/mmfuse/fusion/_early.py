@@ -67,6 +67,11 @@ class EarlyFusion(TransformerMixin, ModalityComposition):
         Scored by ``weights="cv"``; None means ``LogisticRegression(max_iter=1000)``.
     weight_grid : sequence of float, default=(0.25, 0.5, 1.0, 2.0, 4.0)
         Candidate weights for ``weights="cv"``.
+    weight_scoring : str, callable or None, default=None
+        Score maximised by ``weights="cv"`` (sklearn scorer). None: log-loss
+        (``"neg_log_loss"``, smoother than accuracy on small data) when the
+        estimator has ``predict_proba`` and ``y`` is single-output, else the
+        estimator's ``score``.
     cv : int or cross-validation generator, default=3
         Folds for ``weights="cv"``.
     sparse_threshold : float, default=0.3
@@ -128,6 +133,7 @@ class EarlyFusion(TransformerMixin, ModalityComposition):
         "add_indicator": ["boolean"],
         "weight_estimator": [HasMethods(["fit", "score"]), None],
         "weight_grid": ["array-like"],
+        "weight_scoring": [str, callable, None],
         "cv": ["cv_object"],
         "sparse_threshold": [Interval(Real, 0, 1, closed="both")],
         "n_jobs": [Integral, None],
@@ -136,7 +142,8 @@ class EarlyFusion(TransformerMixin, ModalityComposition):
 
     def __init__(self, modalities, *, norm="l2", weights=None, missing="transformer",
                  add_indicator=False, weight_estimator=None,
-                 weight_grid=(0.25, 0.5, 1.0, 2.0, 4.0), cv=3, sparse_threshold=0.3,
+                 weight_grid=(0.25, 0.5, 1.0, 2.0, 4.0), weight_scoring=None, cv=3,
+                 sparse_threshold=0.3,
                  n_jobs=None, verbose=False):
         self.modalities = modalities
         self.norm = norm
@@ -145,6 +152,7 @@ class EarlyFusion(TransformerMixin, ModalityComposition):
         self.add_indicator = add_indicator
         self.weight_estimator = weight_estimator
         self.weight_grid = weight_grid
+        self.weight_scoring = weight_scoring
         self.cv = cv
         self.sparse_threshold = sparse_threshold
         self.n_jobs = n_jobs
@@ -263,9 +271,14 @@ class EarlyFusion(TransformerMixin, ModalityComposition):
         weights = dict.fromkeys(self.block_slices_, 1.0)
         scores = {}
 
+        scoring = self.weight_scoring
+        if scoring is None:
+            scoring = "neg_log_loss" if hasattr(estimator, "predict_proba") and y.ndim == 1 \
+                else None
+
         def score(trial):
             return cross_val_score(clone(estimator), self._scale_blocks(Xt, trial), y,
-                                   cv=self.cv).mean()
+                                   cv=self.cv, scoring=scoring).mean()
 
         best = score(weights)
         for name in self.block_slices_:

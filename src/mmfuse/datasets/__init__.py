@@ -6,12 +6,14 @@ repository for the dataset cards.
 """
 
 from mmfuse.datasets._base import find_dataset, get_data_home
+from mmfuse.datasets._fsdd import load_fsdd
 from mmfuse.datasets._mnist import load_mnist
 from mmfuse.datasets._shapes import make_shapes, sample_shapes_latent
 
 __all__ = [
     "find_dataset",
     "get_data_home",
+    "load_fsdd",
     "load_mnist",
     "make_shapes",
     "sample_shapes_latent",

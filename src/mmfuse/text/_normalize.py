@@ -4,21 +4,32 @@ Tokenising (``WordPunctTokenizer``, a regular expression) and stemming (Porter,
 Snowball, Lancaster: rule tables shipped inside the ``nltk`` package) work on a
 bare install. Only the stopword lists live in the downloadable ``stopwords``
 corpus; :func:`resolve_stop_words` uses it when it is installed and otherwise
-falls back to scikit-learn's English list.
+falls back to scikit-learn's English list. WordNet lemmatisation needs the
+downloadable ``wordnet`` corpus; :func:`resolve_stemmer` falls back to the
+Porter stemmer, with a warning, when it is absent.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+import warnings
 
 import nltk.corpus
 import nltk.data
-from nltk.stem import LancasterStemmer, PorterStemmer, SnowballStemmer
+from nltk.stem import LancasterStemmer, PorterStemmer, SnowballStemmer, WordNetLemmatizer
 from nltk.tokenize import WordPunctTokenizer
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-STEMMERS = ("porter", "snowball", "lancaster")
+STEMMERS = ("porter", "snowball", "lancaster", "wordnet")
+
+# Scripts written without spaces between words: Han (CJK ideographs), Hiragana,
+# Katakana, Thai, Lao, Myanmar, Khmer, Tibetan. Word tokenisers return whole
+# clauses for them; character n-grams are the way to describe such text.
+_UNSEGMENTED = re.compile(
+    "[\u0e00-\u0eff\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff"
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]"
+)
 
 # One regex-based tokenizer is enough for every instance; it holds no state.
 _WORD_PUNCT = WordPunctTokenizer()
@@ -125,11 +136,107 @@ def resolve_stop_words(stop_words, language: str = "english"):
     return words, "custom"
 
 
+def wordnet_available() -> bool:
+    """Whether NLTK's ``wordnet`` corpus is installed (needed for lemmatisation).
+
+    Returns
+    -------
+    available : bool
+        True when ``nltk.corpus.wordnet`` loads without a download.
+
+    Examples
+    --------
+    >>> from mmfuse.text import wordnet_available
+    >>> wordnet_available() in (True, False)
+    True
+    """
+    try:
+        nltk.data.find("corpora/wordnet.zip")
+        return True
+    except LookupError:
+        pass
+    try:
+        nltk.data.find("corpora/wordnet")
+    except LookupError:
+        return False
+    return True
+
+
+def resolve_stemmer(stemmer: str | None, language: str = "english") -> str | None:
+    """The stemmer to use for a ``stemmer`` parameter, falling back when data is missing.
+
+    ``"wordnet"`` needs NLTK's ``wordnet`` corpus. When it is not installed,
+    this warns (saying how to install it) and returns ``"porter"``, the
+    closest rule-based normalisation that needs no data. Every other value
+    is returned as it is, after checking it with :func:`make_stemmer`.
+
+    Parameters
+    ----------
+    stemmer : {"porter", "snowball", "lancaster", "wordnet"} or None
+    language : str, default="english"
+
+    Returns
+    -------
+    stemmer : str or None
+        The stemmer actually used.
+
+    Examples
+    --------
+    >>> from mmfuse.text import resolve_stemmer
+    >>> resolve_stemmer("snowball", "french")
+    'snowball'
+    """
+    try:
+        make_stemmer(stemmer, language)
+    except LookupError as exc:
+        warnings.warn(
+            f"{exc}; falling back to stemmer='porter'. Install the corpus to lemmatise.",
+            UserWarning,
+            stacklevel=2,
+        )
+        return "porter"
+    return stemmer
+
+
+def unsegmented_share(texts) -> float:
+    """Share of letters and digits in `texts` that belong to scripts written without spaces.
+
+    Chinese, Japanese, Thai, Lao, Khmer, Myanmar and Tibetan do not separate
+    words with spaces, so a word tokenizer returns whole clauses; a high
+    share means character n-grams (``analyzer="char_wb"``) should be used.
+
+    Examples
+    --------
+    >>> from mmfuse.text import unsegmented_share
+    >>> unsegmented_share(["我喜欢自然语言处理", "hello"])
+    0.642...
+    """
+    n_alnum = n_unsegmented = 0
+    for text in texts:
+        n_alnum += sum(1 for char in text if char.isalnum())
+        n_unsegmented += len(_UNSEGMENTED.findall(text))
+    return n_unsegmented / n_alnum if n_alnum else 0.0
+
+
+class _WordNetLemmas:
+    """``.stem`` interface over :class:`nltk.stem.WordNetLemmatizer` (noun lemmas)."""
+
+    def __init__(self):
+        self._lemmatizer = WordNetLemmatizer()
+
+    def stem(self, token: str) -> str:
+        return self._lemmatizer.lemmatize(token)
+
+
 def make_stemmer(stemmer: str | None, language: str = "english"):
     """Build an NLTK stemmer by name; None means no stemming.
 
     Porter and Lancaster are English-only, so any other `language` raises;
-    Snowball covers ``nltk.stem.SnowballStemmer.languages``.
+    Snowball covers ``nltk.stem.SnowballStemmer.languages``. ``"wordnet"``
+    is WordNet lemmatisation (English; nouns, the WordNet lemmatiser's
+    default part of speech) and raises ``LookupError`` when NLTK's
+    ``wordnet`` corpus is not installed: :func:`resolve_stemmer` turns that
+    into a fallback.
 
     Examples
     --------
@@ -141,6 +248,18 @@ def make_stemmer(stemmer: str | None, language: str = "english"):
         return None
     if stemmer not in STEMMERS:
         raise ValueError(f"text: stemmer must be one of {STEMMERS} or None, got {stemmer!r}")
+    if stemmer == "wordnet":
+        if language != "english":
+            raise ValueError(
+                f"text: WordNet lemmatisation is English-only, got language={language!r}; "
+                f"use stemmer='snowball' or stemmer=None"
+            )
+        if not wordnet_available():
+            raise LookupError(
+                "text: stemmer='wordnet' needs NLTK's 'wordnet' corpus, which is not installed "
+                "(run nltk.download('wordnet'))"
+            )
+        return _WordNetLemmas()
     if stemmer == "snowball":
         if language not in SnowballStemmer.languages:
             raise ValueError(
@@ -177,8 +296,8 @@ class NLTKTokenizer:
     stop_words : collection of str, default=()
         Words to drop, matched against tokens after lower-casing (so with
         ``lowercase=False`` the match is case-sensitive).
-    stemmer : {"porter", "snowball", "lancaster"} or None, default=None
-        NLTK stemmer applied to each kept token.
+    stemmer : {"porter", "snowball", "lancaster", "wordnet"} or None, default=None
+        NLTK stemmer (or WordNet lemmatiser) applied to each kept token.
     language : str, default="english"
         Language of the Snowball stemmer.
     min_token_length : int, default=2
@@ -237,6 +356,10 @@ class NLTKTokenizer:
                 continue
             terms.append(token if self._stemmer is None else self._stem(token))
         return terms
+
+    def joined(self, text: str) -> str:
+        """The terms of `text` joined by single spaces (input of character n-grams)."""
+        return " ".join(self(text))
 
     def __getstate__(self):
         state = self.__dict__.copy()

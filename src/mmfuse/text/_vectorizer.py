@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -9,10 +11,18 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
 from mmfuse.exceptions import MediaError
-from mmfuse.text._normalize import NLTKTokenizer, resolve_stop_words
+from mmfuse.text._normalize import (
+    NLTKTokenizer,
+    resolve_stemmer,
+    resolve_stop_words,
+    unsegmented_share,
+)
 from mmfuse.utils import as_column, is_missing_cell
 
 MODALITY = "text"
+ANALYZERS = ("word", "char", "char_wb")
+# Share of unsegmented-script characters above which word n-grams get a warning.
+_UNSEGMENTED_WARN_SHARE = 0.3
 
 
 class TextVectorizer(TransformerMixin, BaseEstimator):
@@ -39,14 +49,32 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
         token. Which list was used is recorded in ``stop_words_source_``, and
         the fitted words are kept, so a pickled model transforms the same way
         on a machine with or without the corpus.
-    stemmer : {"porter", "snowball", "lancaster"} or None, default="porter"
+    stemmer : {"porter", "snowball", "lancaster", "wordnet"} or None, default="porter"
         NLTK stemmer (``nltk.stem``); these need no downloaded data. Porter and
-        Lancaster are English-only.
+        Lancaster are English-only. ``"wordnet"`` lemmatises English tokens
+        with :class:`nltk.stem.WordNetLemmatizer` (noun lemmas: "dogs" ->
+        "dog", "geese" -> "goose") when NLTK's ``wordnet`` corpus is
+        installed; otherwise ``fit`` warns and uses ``"porter"``
+        (``stemmer_`` records which).
     language : str, default="english"
         Language of the texts: picks the Snowball stemmer and must match a
         string `stop_words`.
+    analyzer : {"word", "char", "char_wb"}, default="word"
+        What the n-grams are made of. ``"word"``: terms (the normalised
+        tokens). ``"char"`` and ``"char_wb"``: characters of the normalised
+        text, that is its terms joined by single spaces, as scikit-learn's
+        analyzers of the same names make them (``"char_wb"`` keeps n-grams
+        inside terms, padded with a space at each end). Character n-grams
+        describe scripts written without spaces between words (Chinese,
+        Japanese, Thai, ...), where a word tokenizer returns whole clauses;
+        for them use ``analyzer="char_wb"``, ``ngram_range=(1, 2)`` and
+        ``stop_words=None`` (fitting word n-grams on such text warns).
+        Stopwords and stemming apply to the terms before characters are
+        taken; pass ``stop_words=None, stemmer=None`` for n-grams of the raw
+        lower-cased text.
     ngram_range : tuple (min_n, max_n), default=(1, 1)
-        Lengths of the term n-grams; an n-gram joins stemmed terms with a space.
+        Lengths of the n-grams: terms for ``analyzer="word"`` (an n-gram
+        joins stemmed terms with a space), characters otherwise.
     min_df, max_df, max_features, sublinear_tf, norm, use_idf, smooth_idf, dtype
         As in :class:`~sklearn.feature_extraction.text.TfidfVectorizer`
         (``dtype`` defaults to ``np.float32`` here).
@@ -62,6 +90,9 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
         Inverse document frequencies (only when ``use_idf=True``).
     stop_words_source_ : {"nltk", "sklearn", "custom", "none"}
         Where the stopwords came from.
+    stemmer_ : str or None
+        The stemmer used: `stemmer`, or ``"porter"`` when ``"wordnet"`` fell
+        back for want of the corpus.
     tokenizer_ : NLTKTokenizer
         The fitted normalisation, holding the stopwords actually used.
     vectorizer_ : sklearn.feature_extraction.text.TfidfVectorizer
@@ -97,6 +128,14 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
     0
     >>> TextVectorizer(ngram_range=(1, 2)).fit(texts).get_feature_names_out()
     array(['cat', 'cat run', 'home', 'run', 'run home'], dtype=object)
+
+    Chinese is written without spaces: character n-grams describe it.
+
+    >>> chinese = ["我喜欢北京。", "北京很大！", "我喜欢猫"]
+    >>> zh = TextVectorizer(analyzer="char_wb", ngram_range=(1, 2), stop_words=None,
+    ...                     stemmer=None).fit(chinese)
+    >>> [name for name in zh.get_feature_names_out() if len(name.strip()) == 2]
+    ['京很', '北京', '喜欢', '很大', '我喜', '欢北', '欢猫']
     """
 
     def __init__(
@@ -106,6 +145,7 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
         stop_words="english",
         stemmer="porter",
         language="english",
+        analyzer="word",
         ngram_range=(1, 1),
         min_df=1,
         max_df=1.0,
@@ -121,6 +161,7 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
         self.stop_words = stop_words
         self.stemmer = stemmer
         self.language = language
+        self.analyzer = analyzer
         self.ngram_range = ngram_range
         self.min_df = min_df
         self.max_df = max_df
@@ -211,21 +252,39 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
                 f"{MODALITY}: all {present.size} samples are missing (None/NaN); "
                 f"cannot learn a vocabulary"
             )
+        if self.analyzer not in ANALYZERS:
+            raise ValueError(
+                f"{MODALITY}: analyzer must be one of {ANALYZERS}, got {self.analyzer!r}"
+            )
         stop_words, source = resolve_stop_words(self.stop_words, self.language)
+        stemmer = resolve_stemmer(self.stemmer, self.language)
         tokenizer = NLTKTokenizer(
             lowercase=self.lowercase,
             stop_words=stop_words,
-            stemmer=self.stemmer,
+            stemmer=stemmer,
             language=self.language,
             min_token_length=self.min_token_length,
         )
-        vectorizer = TfidfVectorizer(
+        if self.analyzer == "word":
             # Lower-casing and stopwords happen in the tokenizer, token by token;
             # scikit-learn only counts, builds n-grams and weights.
+            analysis = dict(analyzer="word", tokenizer=tokenizer, token_pattern=None)
+            share = unsegmented_share(texts)
+            if share > _UNSEGMENTED_WARN_SHARE:
+                warnings.warn(
+                    f"{MODALITY}: {share:.0%} of the characters are in scripts written without "
+                    f"spaces (Chinese, Japanese, Thai, ...), where word tokens are whole "
+                    f"clauses; use analyzer='char_wb' with ngram_range=(1, 2)",
+                    UserWarning,
+                    stacklevel=3,
+                )
+        else:
+            # The tokenizer normalises; scikit-learn cuts the joined terms into characters.
+            analysis = dict(analyzer=self.analyzer, preprocessor=tokenizer.joined)
+        vectorizer = TfidfVectorizer(
             lowercase=False,
-            tokenizer=tokenizer,
-            token_pattern=None,
             stop_words=None,
+            **analysis,
             ngram_range=self.ngram_range,
             min_df=self.min_df,
             max_df=self.max_df,
@@ -252,6 +311,7 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
         self.tokenizer_ = tokenizer
         self.vectorizer_ = vectorizer
         self.stop_words_source_ = source
+        self.stemmer_ = stemmer
         self.vocabulary_ = vectorizer.vocabulary_
         if self.use_idf:
             self.idf_ = vectorizer.idf_

@@ -113,10 +113,10 @@ AUDIO_NOISE_STD = 0.3
 # features cannot read the colour off reliably while colour features can.
 COLOUR_BGR = {"red": (50, 55, 205), "green": (60, 160, 40), "blue": (240, 140, 55)}
 BRIGHTNESS_JITTER = (0.7, 1.3)
-RADIUS_FRACTION = {"small": 0.12, "large": 0.2}  # circumradius / image_size
+RADIUS_FRACTION = {"small": 0.14, "large": 0.22}  # circumradius / image_size
 # Upright squares and apex-up triangles, rotated by at most this many degrees:
 # dense SIFT is computed upright, so free rotation would hide the shape.
-ROTATION_JITTER = 15.0
+ROTATION_JITTER = 10.0
 IMAGE_NOISE_STD = 6.0  # pixel noise std at noise=1
 TEXTURE_AMPLITUDE = 15.0  # smooth background texture amplitude at noise=1
 MAX_CLUTTER = 4  # up to round(MAX_CLUTTER * noise) clutter marks per image

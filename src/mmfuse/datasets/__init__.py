@@ -9,12 +9,15 @@ from mmfuse.datasets._base import find_dataset, get_data_home
 from mmfuse.datasets._fsdd import load_fsdd
 from mmfuse.datasets._mnist import load_mnist
 from mmfuse.datasets._shapes import make_shapes, sample_shapes_latent
+from mmfuse.datasets._wikipedia import load_image_text_folder, load_wikipedia
 
 __all__ = [
     "find_dataset",
     "get_data_home",
     "load_fsdd",
+    "load_image_text_folder",
     "load_mnist",
+    "load_wikipedia",
     "make_shapes",
     "sample_shapes_latent",
 ]

@@ -5,6 +5,7 @@ copy under ``data_dir`` or ``$MMFUSE_DATA``. See ``datasets/README.md`` in the
 repository for the dataset cards.
 """
 
+from mmfuse.datasets._av_digits import load_av_digits
 from mmfuse.datasets._base import find_dataset, get_data_home
 from mmfuse.datasets._fsdd import load_fsdd
 from mmfuse.datasets._mnist import load_mnist
@@ -14,6 +15,7 @@ from mmfuse.datasets._wikipedia import load_image_text_folder, load_wikipedia
 __all__ = [
     "find_dataset",
     "get_data_home",
+    "load_av_digits",
     "load_fsdd",
     "load_image_text_folder",
     "load_mnist",

@@ -38,7 +38,10 @@ class SIFTExtractor(TransformerMixin, BaseEstimator):
     upright patches on a regular grid, like VLFeat's ``dsift`` / PHOW, which
     is what bag-of-visual-words classification usually wants.
 
-    Images are read with :func:`mmfuse.io.read_image` and described in gray.
+    Images are read with :func:`mmfuse.io.read_image` and described in gray,
+    or, with ``color="opponent"`` or ``"hsv"``, channel by channel
+    (van de Sande et al. 2010): one 128-value SIFT per channel at the same
+    keypoints, concatenated into 384 values.
 
     Parameters
     ----------
@@ -80,7 +83,21 @@ class SIFTExtractor(TransformerMixin, BaseEstimator):
         Apply RootSIFT (Arandjelovic & Zisserman 2012): L1-normalise each
         descriptor, then take the element-wise square root, so Euclidean
         distance between descriptors becomes the Hellinger kernel. All-zero
-        descriptors stay zero.
+        descriptors stay zero. With colour, each channel's 128 values are
+        normalised on their own.
+    color : {"gray", "opponent", "hsv"}, default="gray"
+        ``"gray"``: one SIFT on the gray image. ``"opponent"``: OpponentSIFT,
+        SIFT on each opponent channel ``O1 = (R - G) / sqrt(2)``,
+        ``O2 = (R + G - 2B) / sqrt(6)``, ``O3 = (R + G + B) / sqrt(3)``, in
+        that order; O1 and O2 carry colour and do not change when the same
+        offset is added to R, G and B (a shift in light intensity). The
+        channels are mapped affinely onto 0-255 for OpenCV, which SIFT does
+        not notice (it is invariant to affine intensity changes) apart from
+        rounding. ``"hsv"``: HSV-SIFT (Bosch et al. 2008), SIFT on the H, S
+        and V channels of :func:`cv2.cvtColor` (``COLOR_BGR2HSV``: H in
+        0-179). Sparse keypoints are detected on the gray image and
+        described in every channel. Gray input images have constant O1/O2
+        (and S) channels, whose descriptors are zeros.
     max_side : int, default=None
         Shrink images whose longer side exceeds this (see
         :func:`mmfuse.io.read_image`). Positions are then in the shrunk
@@ -104,7 +121,7 @@ class SIFTExtractor(TransformerMixin, BaseEstimator):
     Attributes
     ----------
     n_features_out_ : int
-        Length of each descriptor, 128.
+        Length of each descriptor: 128, or 384 with colour.
 
     Notes
     -----
@@ -156,11 +173,13 @@ class SIFTExtractor(TransformerMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "verbose": ["verbose", None],
         "on_error": [StrOptions({"raise", "empty"})],
+        "color": [StrOptions({"gray", "opponent", "hsv"})],
     }
 
     def __init__(self, mode="dense", *, step=8, patch_size=16, n_features=0,
                  contrast_threshold=0.04, edge_threshold=10, sigma=1.6, rootsift=False,
-                 max_side=None, n_jobs=None, batch_size=64, verbose=None, on_error="raise"):
+                 max_side=None, n_jobs=None, batch_size=64, verbose=None, on_error="raise",
+                 color="gray"):
         self.mode = mode
         self.step = step
         self.patch_size = patch_size
@@ -174,6 +193,7 @@ class SIFTExtractor(TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.verbose = verbose
         self.on_error = on_error
+        self.color = color
 
     def _patch_sizes(self) -> tuple[int, ...]:
         sizes = (self.patch_size,) if isinstance(self.patch_size, Integral) else self.patch_size
@@ -202,7 +222,7 @@ class SIFTExtractor(TransformerMixin, BaseEstimator):
         self._validate_params()
         self._patch_sizes()
         as_column(X, modality="image")
-        self.n_features_out_ = SIFT_LENGTH
+        self.n_features_out_ = SIFT_LENGTH * (1 if self.color == "gray" else 3)
         return self
 
     def transform(self, X):
@@ -235,7 +255,7 @@ class SIFTExtractor(TransformerMixin, BaseEstimator):
             mode=self.mode, step=int(self.step), patch_sizes=self._patch_sizes(),
             n_features=int(self.n_features), contrast_threshold=float(self.contrast_threshold),
             edge_threshold=float(self.edge_threshold), sigma=float(self.sigma),
-            rootsift=bool(self.rootsift), max_side=self.max_side,
+            rootsift=bool(self.rootsift), max_side=self.max_side, color=self.color,
         )
         indexed = list(enumerate(cells))
         batches = [indexed[i:i + self.batch_size]
@@ -263,7 +283,7 @@ class SIFTExtractor(TransformerMixin, BaseEstimator):
                 tasks.close()
         if failed:
             _warn_unreadable(failed)
-        return _assemble(results)
+        return _assemble(results, self.n_features_out_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -287,6 +307,7 @@ class _Settings(NamedTuple):
     sigma: float
     rootsift: bool
     max_side: int | None
+    color: str = "gray"
 
 
 class _ImageResult(NamedTuple):
@@ -297,8 +318,8 @@ class _ImageResult(NamedTuple):
     error: MediaError | None
 
 
-def _empty_result(*, error=None) -> _ImageResult:
-    return _ImageResult(np.zeros((0, SIFT_LENGTH), np.float32), np.zeros((0, 2), np.float32),
+def _empty_result(*, error=None, width=SIFT_LENGTH) -> _ImageResult:
+    return _ImageResult(np.zeros((0, width), np.float32), np.zeros((0, 2), np.float32),
                         (0, 0), True, error)
 
 
@@ -320,22 +341,41 @@ def rootsift(descriptors: np.ndarray) -> np.ndarray:
     return np.sqrt(descriptors / np.maximum(l1, _ROOTSIFT_EPS)).astype(np.float32, copy=False)
 
 
+def color_channels(bgr: np.ndarray, color: str) -> list[np.ndarray]:
+    """The uint8 channels SIFT describes for ``color`` ("opponent" or "hsv").
+
+    Opponent channels are mapped affinely onto 0-255:
+    ``(R - G + 255) / 2``, ``(R + G - 2B + 510) / 4`` and ``(R + G + B) / 3``,
+    rounded (O1, O2, O3 up to scale and offset).
+    """
+    if color == "hsv":
+        return list(cv2.split(cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)))
+    b, g, r = (bgr[..., i].astype(np.float32) for i in range(3))
+    channels = ((r - g + 255) / 2, (r + g - 2 * b + 510) / 4, (r + g + b) / 3)
+    return [np.clip(np.rint(c), 0, 255).astype(np.uint8) for c in channels]
+
+
 def _describe_batch(batch, settings: _Settings) -> list[_ImageResult]:
     # cv2.SIFT objects cannot be pickled: each task builds its own.
     sift = cv2.SIFT_create(nfeatures=settings.n_features,
                            contrastThreshold=settings.contrast_threshold,
                            edgeThreshold=settings.edge_threshold, sigma=settings.sigma)
+    width = SIFT_LENGTH * (1 if settings.color == "gray" else 3)
     results = []
     for index, cell in batch:
         if is_missing_cell(cell):
-            results.append(_empty_result())
+            results.append(_empty_result(width=width))
             continue
         try:
-            gray = read_image(cell, color=False, max_side=settings.max_side)
+            image = read_image(cell, color=settings.color != "gray", max_side=settings.max_side)
         except MediaError as exc:
-            results.append(_empty_result(error=exc.at(modality="image", sample=index)))
+            results.append(_empty_result(error=exc.at(modality="image", sample=index),
+                                         width=width))
             continue
-        results.append(_describe_image(gray, sift, settings))
+        if settings.color == "gray":
+            results.append(_describe_image(image, sift, settings))
+        else:
+            results.append(_describe_color_image(image, sift, settings))
     return results
 
 
@@ -359,15 +399,38 @@ def _describe_image(gray: np.ndarray, sift, settings: _Settings) -> _ImageResult
     return _ImageResult(descriptors, positions, (width, height), False, None)
 
 
+def _describe_color_image(bgr: np.ndarray, sift, settings: _Settings) -> _ImageResult:
+    """Keypoints from the gray image, one SIFT per colour channel at each."""
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    height, width = gray.shape
+    if settings.mode == "sparse":
+        keypoints = list(sift.detect(gray, None))
+    else:
+        keypoints = dense_keypoints(width, height, settings.patch_sizes, settings.step)
+    blocks, positions = [], np.zeros((0, 2), np.float32)
+    for channel in color_channels(bgr, settings.color):
+        described, descriptors = (sift.compute(channel, keypoints) if keypoints
+                                  else ((), None))
+        if descriptors is None or len(described) == 0:
+            descriptors = np.zeros((0, SIFT_LENGTH), np.float32)
+        elif blocks and len(described) != blocks[0].shape[0]:
+            raise RuntimeError("OpenCV described a different number of keypoints per channel")
+        else:
+            positions = cv2.KeyPoint.convert(described).reshape(-1, 2).astype(np.float32)
+        descriptors = np.asarray(descriptors, dtype=np.float32)
+        blocks.append(rootsift(descriptors) if settings.rootsift else descriptors)
+    return _ImageResult(np.concatenate(blocks, axis=1), positions, (width, height), False, None)
+
+
 # -- reassembly in the parent -----------------------------------------------------
-def _assemble(results: list[_ImageResult]) -> DescriptorSet:
+def _assemble(results: list[_ImageResult], width: int = SIFT_LENGTH) -> DescriptorSet:
     lengths = np.array([r.descriptors.shape[0] for r in results], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     if results:
         values = np.concatenate([r.descriptors for r in results])
         positions = np.concatenate([r.positions for r in results])
     else:
-        values = np.zeros((0, SIFT_LENGTH), np.float32)
+        values = np.zeros((0, width), np.float32)
         positions = np.zeros((0, 2), np.float32)
     extents = np.array([r.extent for r in results], dtype=np.float32).reshape(-1, 2)
     missing = np.array([r.missing for r in results], dtype=bool)

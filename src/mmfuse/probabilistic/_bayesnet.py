@@ -207,7 +207,6 @@ default="naive_bayes"
         self : MultimodalBayesNet
         """
         self._validate_params()
-        self._engine = None
         for attr in ("classes_", "discretizer_"):
             if hasattr(self, attr):  # a refit must not keep what the last fit learned
                 delattr(self, attr)
@@ -253,6 +252,7 @@ default="naive_bayes"
                                   equivalent_sample_size=self.equivalent_sample_size,
                                   pseudo_count=self.pseudo_count)
         self.model_ = model
+        self._engine = compat.inference(model)
         return self
 
     def _discrete_columns(self, X, *, reset: bool):
@@ -346,14 +346,17 @@ default="naive_bayes"
     # Inference
     # ==================================================================================
     def _inference(self):
-        if getattr(self, "_engine", None) is None:
-            self._engine = compat.inference(self.model_)
         return self._engine
 
     def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_engine", None)  # rebuilt on demand
+        state = super().__getstate__().copy()
+        state.pop("_engine", None)  # an inference engine is rebuilt, not pickled
         return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "model_" in state:
+            self._engine = compat.inference(self.model_)
 
     def _evidence_rows(self, X, *, drop=()) -> list[tuple]:
         """Labels of the feature variables for each row of X (None = unobserved)."""
@@ -449,7 +452,8 @@ default="naive_bayes"
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def predict_modality(self, variable, given=None, *, discretize=None):
         """Cross-modal prediction: the posterior of one variable given others.

@@ -37,7 +37,12 @@ class CrossModalHMM(BaseEstimator):
     ``gamma_t(k) = P(z_t = k | X)`` of ``X``, as posterior-weighted means and
     variances (Gaussian ``Y``) or posterior-weighted symbol counts
     (categorical ``Y``). The hidden states are therefore defined by ``X``;
-    ``Y`` is read off them.
+    ``Y`` is read off them. Where states overlap in ``X`` these soft
+    weights blur the emissions of ``Y`` towards each other, so (unless
+    ``y_n_iter=0``) EM then refines the emissions of ``Y`` alone, with the
+    posteriors ``P(z_t | X, Y)``, keeping the start, transition and X
+    parameters fixed: this maximises ``log P(Y | X)``, the conditional
+    likelihood, for the states that ``X`` defines.
 
     It then converts X into Y: ``P(y_t | X) = sum_k gamma_t(k) P(y_t | z_t = k)``
     (:meth:`predict` gives its mean or most probable symbol), and scores a
@@ -71,6 +76,9 @@ class CrossModalHMM(BaseEstimator):
     y_pseudo_count : float, default=0.01
         Added to every state's symbol count (categorical Y), so no symbol
         gets probability 0.
+    y_n_iter : int, default=20
+        EM iterations refining Y's emissions (0: keep the estimate from X's
+        posteriors). Stops early when ``log P(X, Y)`` gains less than ``tol``.
     random_state : int, RandomState instance or None, default=None
         Seeds hmmlearn's k-means initialisation.
     verbose : int, bool or None, default=None
@@ -100,7 +108,11 @@ class CrossModalHMM(BaseEstimator):
     n_features_in_ : int
         Features per frame of X.
     converged_ : bool
+        Whether Baum-Welch on X met ``tol``.
     n_iter_ : int
+        Baum-Welch iterations on X.
+    y_n_iter_ : int
+        EM iterations run on Y's emissions.
 
     Examples
     --------
@@ -138,13 +150,14 @@ class CrossModalHMM(BaseEstimator):
         "min_covar": [Interval(Real, 0, None, closed="neither")],
         "y_min_covar": [Interval(Real, 0, None, closed="neither")],
         "y_pseudo_count": [Interval(Real, 0, None, closed="left")],
+        "y_n_iter": [Interval(Integral, 0, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": ["verbose", None],
     }
 
     def __init__(self, n_states=3, *, covariance_type="diag", y_emission="auto", n_iter=100,
                  tol=1e-3, n_init=3, min_covar=1e-3, y_min_covar=1e-3, y_pseudo_count=0.01,
-                 random_state=None, verbose=None):
+                 y_n_iter=20, random_state=None, verbose=None):
         self.n_states = n_states
         self.covariance_type = covariance_type
         self.y_emission = y_emission
@@ -154,6 +167,7 @@ class CrossModalHMM(BaseEstimator):
         self.min_covar = min_covar
         self.y_min_covar = y_min_covar
         self.y_pseudo_count = y_pseudo_count
+        self.y_n_iter = y_n_iter
         self.random_state = random_state
         self.verbose = verbose
 
@@ -286,18 +300,33 @@ class CrossModalHMM(BaseEstimator):
         self.converged_ = bool(hmm.monitor_.converged)
         self.n_iter_ = int(hmm.monitor_.iter)
         y = np.vstack(y_seqs)
-        weight = gamma.sum(axis=0)  # expected frames per state
+        self._fit_y_emission(gamma, y)
+        # EM on Y's emissions only: posteriors given (X, Y), the rest fixed.
+        pairs, previous = np.hstack([frames, y]), -np.inf
+        self.y_n_iter_ = 0
+        with _quiet_hmmlearn():
+            for _ in range(self.y_n_iter):
+                joint = _JointEmissionHMM(self)
+                log_likelihood, gamma = joint.score_samples(pairs, lengths)
+                self._fit_y_emission(gamma, y)
+                self.y_n_iter_ += 1
+                if log_likelihood - previous < self.tol:
+                    break
+                previous = log_likelihood
+        return self
+
+    def _fit_y_emission(self, gamma, y):
+        """M-step for Y's emissions from state posteriors ``gamma`` (frames x states)."""
         if self.y_emission_ == "categorical":
             onehot = np.zeros((y.shape[0], len(self.y_symbols_)))
             onehot[np.arange(y.shape[0]), y[:, 0].astype(np.intp)] = 1.0
             counts = gamma.T @ onehot + self.y_pseudo_count
             self.y_emissionprob_ = counts / counts.sum(axis=1, keepdims=True)
         else:
-            safe = np.maximum(weight, np.finfo(float).tiny)[:, None]
-            self.y_means_ = gamma.T @ y / safe
-            second = gamma.T @ (y ** 2) / safe
+            weight = np.maximum(gamma.sum(axis=0), np.finfo(float).tiny)[:, None]
+            self.y_means_ = gamma.T @ y / weight
+            second = gamma.T @ (y ** 2) / weight
             self.y_covars_ = np.maximum(second - self.y_means_ ** 2, 0.0) + self.y_min_covar
-        return self
 
     # -- inference ---------------------------------------------------------------------
     def _y_log_likelihood(self, y: np.ndarray) -> np.ndarray:

@@ -13,7 +13,8 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import check_cv, cross_val_predict
-from sklearn.preprocessing import KBinsDiscretizer
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import KBinsDiscretizer, StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_array, check_is_fitted
@@ -92,7 +93,9 @@ class ModalityDiscretizer(TransformerMixin, ModalityComposition):
     n_top : int, default=3
         Features named in a k-means or supervised state's description.
     classifier : classifier or None, default=None
-        The per-modality classifier of ``"supervised"``; None means
+        The per-modality classifier of ``"supervised"``; None means a
+        :class:`~sklearn.preprocessing.StandardScaler` (``with_mean=False``,
+        so sparse features stay sparse) followed by
         ``LogisticRegression(max_iter=1000)``.
     cv : int or cross-validation generator, default=5
         Folds for the out-of-fold states of ``"supervised"``.
@@ -246,7 +249,8 @@ class ModalityDiscretizer(TransformerMixin, ModalityComposition):
                 features = _as_features(transformer.fit_transform(rows, _rows_of(y, present)),
                                         name)
             self.transformers_[name] = transformer
-            self.feature_names_[name] = _feature_names(transformer, features.shape[1], name)
+            self.feature_names_[name] = _feature_names(transformer, features.shape[1], name,
+                                                       block)
             seed = int(rng.randint(np.iinfo(np.int32).max))
             if method == "supervised":
                 quantizer, codes, descriptions = self._fit_supervised(
@@ -268,15 +272,17 @@ class ModalityDiscretizer(TransformerMixin, ModalityComposition):
             raise ValueError(f"ModalityDiscretizer: method='supervised' (modality {name!r}) "
                              "needs the class labels y in fit")
         y = np.asarray(y)
-        classifier = (LogisticRegression(max_iter=1000) if self.classifier is None
-                      else clone(self.classifier))
+        classifier = (make_pipeline(StandardScaler(with_mean=False),
+                                    LogisticRegression(max_iter=1000))
+                      if self.classifier is None else clone(self.classifier))
         splitter = check_cv(self.cv, y, classifier=True)
         out_of_fold = cross_val_predict(clone(classifier), features, y, cv=splitter)
         classifier.fit(features, y)
         classes = classifier.classes_
         codes = np.searchsorted(classes, out_of_fold).astype(float)
         names = self.feature_names_[name]
-        coef = getattr(classifier, "coef_", None)
+        last = classifier[-1] if isinstance(classifier, Pipeline) else classifier
+        coef = getattr(last, "coef_", None)
         descriptions = []
         for k, label in enumerate(classes):
             weights = None
@@ -295,9 +301,11 @@ class ModalityDiscretizer(TransformerMixin, ModalityComposition):
     def _check_input(self, X, *, reset: bool):
         from sklearn.utils.validation import _check_feature_names, _check_n_features
 
-        if X.shape[0] == 0:
-            raise ValueError("ModalityDiscretizer: found an input with 0 samples; at least one "
-                             "sample is required")
+        if X.shape[0] == 0 or X.shape[1] == 0:
+            # Same wording as sklearn's check_array.
+            raise ValueError(f"Found array with {X.shape[0]} sample(s) and {X.shape[1]} "
+                             f"feature(s) (shape={X.shape}) while a minimum of 1 is required "
+                             "by ModalityDiscretizer.")
         _check_feature_names(self, X, reset=reset)
         _check_n_features(self, X, reset=reset)
 
@@ -373,7 +381,10 @@ class ModalityDiscretizer(TransformerMixin, ModalityComposition):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
+        # An all-NaN modality is missing (NaN state); a partly NaN one is bad input.
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = self._modalities_accept_sparse()
+        tags.transformer_tags.preserves_dtype = []  # a DataFrame of float states
         tags.requires_fit = True
         return tags
 
@@ -410,8 +421,14 @@ def _as_features(features, name: str):
         raise ValueError(f"ModalityDiscretizer: modality {name!r}: {exc}") from exc
 
 
-def _feature_names(transformer, n_features: int, name: str) -> np.ndarray:
-    if not _is_passthrough(transformer) and hasattr(transformer, "get_feature_names_out"):
+def _feature_names(transformer, n_features: int, name: str, block) -> np.ndarray:
+    """The transformer's output names; for passthrough, the input's column names."""
+    if _is_passthrough(transformer):
+        if isinstance(block, pd.DataFrame) and block.shape[1] == n_features:
+            return np.asarray([str(c) for c in block.columns], dtype=object)
+        if isinstance(block, pd.Series) and n_features == 1 and block.name is not None:
+            return np.asarray([str(block.name)], dtype=object)
+    elif hasattr(transformer, "get_feature_names_out"):
         try:
             names = np.asarray(transformer.get_feature_names_out(), dtype=object)
             if names.shape == (n_features,):

@@ -401,7 +401,8 @@ class MultiStreamHMMClassifier(ClassifierMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        return self.classes_[np.argmax(self.decision_function(X) + self.class_log_prior_, 1)]
+        scores = self.decision_function(X)
+        return self.classes_[np.argmax(scores + self.class_log_prior_, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -88,16 +88,17 @@ def new_network(nodes, edges):
     return model
 
 
-def _score_class(name: str):
+def _score_class(name: str, legacy: bool = False):
     if name not in _SCORE_NAMES:
         raise ValueError(f"scoring method must be one of {SCORES}, got {name!r}")
     modules = []
-    try:
-        import pgmpy.structure_score as new_scores  # pgmpy >= 1.1
+    if not legacy:
+        try:
+            import pgmpy.structure_score as new_scores  # pgmpy >= 1.1
 
-        modules.append(new_scores)
-    except ImportError:
-        pass
+            modules.append(new_scores)
+        except ImportError:
+            pass
     import pgmpy.estimators as old_scores
 
     modules.append(old_scores)
@@ -108,9 +109,14 @@ def _score_class(name: str):
     raise ImportError(f"pgmpy {pgmpy_version()} offers no {name!r} structure score")
 
 
-def make_score(name: str, data: pd.DataFrame, state_names: dict, equivalent_sample_size=10.0):
-    """A decomposable structure score (``"bic"``, ``"bdeu"``, ``"k2"``) over ``data``."""
-    cls = _score_class(name)
+def make_score(name: str, data: pd.DataFrame, state_names: dict, equivalent_sample_size=10.0,
+               *, legacy=False):
+    """A decomposable structure score (``"bic"``, ``"bdeu"``, ``"k2"``) over ``data``.
+
+    ``legacy=True`` takes the class from ``pgmpy.estimators`` (what the pre-1.1
+    ``HillClimbSearch.estimate`` accepts) even where ``pgmpy.structure_score`` exists.
+    """
+    cls = _score_class(name, legacy)
     kwargs = {"state_names": state_names}
     if name == "bdeu":
         kwargs["equivalent_sample_size"] = equivalent_sample_size
@@ -126,13 +132,15 @@ def hill_climb(data, *, state_names, scoring_method="bic", equivalent_sample_siz
                forbidden=(), required=(), max_indegree=None, tabu_length=100,
                show_progress=False) -> list[tuple]:
     """Greedy hill climbing over DAGs; returns the edges of the best DAG found."""
-    score = make_score(scoring_method, data, state_names, equivalent_sample_size)
     forbidden, required = [tuple(e) for e in forbidden], [tuple(e) for e in required]
     try:  # pgmpy >= 1.1: sklearn-style causal discovery
         from pgmpy.causal_discovery import ExpertKnowledge, HillClimbSearch
     except ImportError:
+        score = make_score(scoring_method, data, state_names, equivalent_sample_size,
+                           legacy=True)
         return _hill_climb_estimate(data, state_names, score, forbidden, required,
                                     max_indegree, tabu_length, show_progress)
+    score = make_score(scoring_method, data, state_names, equivalent_sample_size)
     search = HillClimbSearch(
         scoring_method=score, tabu_length=tabu_length, max_indegree=max_indegree,
         expert_knowledge=ExpertKnowledge(forbidden_edges=forbidden, required_edges=required),

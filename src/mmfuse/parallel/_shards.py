@@ -29,11 +29,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cloudpickle
 import joblib
 import numpy as np
 import scipy.sparse as sp
 from joblib import Parallel, delayed
-from joblib.externals import cloudpickle
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm

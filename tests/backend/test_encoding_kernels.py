@@ -55,6 +55,8 @@ def test_segment_histogram_soft_votes():
     labels = rng.integers(0, 5, size=(7, 2))
     weights = rng.random((7, 2)).astype(np.float32)
     hist = segment_histogram(labels, offsets, 5, weights=weights)
+    np.testing.assert_allclose(segment_histogram(labels, offsets, 5, weights=weights,
+                                                 chunk_size=2), hist, rtol=1e-6)
     for i in range(3):
         seg = slice(offsets[i], offsets[i + 1])
         expected = np.bincount(labels[seg].ravel(), weights[seg].ravel(), minlength=5)
@@ -191,17 +193,18 @@ def _kernel_extras(n, threads):
             _peak_extra_bytes(soft_assign, X, C, n_nearest=3),
             _peak_extra_bytes(gmm_posteriors, X, C, var, w),
             _peak_extra_bytes(segment_residuals, X, offsets, labels, C, return_squares=True),
+            _peak_extra_bytes(segment_histogram, labels, offsets, 64),
         ]
 
 
 def test_kernel_memory_is_not_proportional_to_descriptors():
-    # One worker: the temporaries are the same for 20,000 and 200,000 descriptors
-    # (180,000 more descriptors are 11.5 MB of input).
-    for small, large in zip(_kernel_extras(20_000, 1), _kernel_extras(200_000, 1), strict=True):
+    # One worker: the temporaries are the same for 100,000 and 400,000 descriptors
+    # (300,000 more descriptors are 19 MB of input; every chunk is < 100,000 rows here).
+    for small, large in zip(_kernel_extras(100_000, 1), _kernel_extras(400_000, 1), strict=True):
         assert large < small + 200_000, (small, large)
     # Threads: one block per worker that got a chunk (<= 4 MiB for 2 workers with
     # working_memory=1 MiB for the scores and their argpartition); still no growth with n.
-    for small, large in zip(_kernel_extras(20_000, 2), _kernel_extras(200_000, 2), strict=True):
+    for small, large in zip(_kernel_extras(100_000, 2), _kernel_extras(400_000, 2), strict=True):
         assert large < small + 4 * 2**20, (small, large)
 
 

@@ -358,8 +358,14 @@ def segment_ids(offsets):
     return xp.repeat(xp.arange(lengths.shape[0], dtype=xp.int64), lengths)
 
 
-def segment_histogram(labels, offsets, n_bins, weights=None):
-    """Per-sample histogram of ``labels`` over ``n_bins`` bins, via one bincount.
+def segment_histogram(labels, offsets, n_bins, weights=None, *, chunk_size=None):
+    """Per-sample histogram of ``labels`` over ``n_bins`` bins, one bincount per chunk.
+
+    Peak extra memory: for each chunk of rows, a few int64 / float64 arrays
+    of ``chunk_size * m`` entries (the bin keys and weights) and the counts
+    of the samples the chunk touches, with ``chunk_size`` chosen from
+    ``working_memory``; not proportional to the number of rows. The output
+    is accumulated in float64, ``(n_samples, n_bins)``.
 
     Parameters
     ----------
@@ -372,6 +378,8 @@ def segment_histogram(labels, offsets, n_bins, weights=None):
         Number of bins.
     weights : array of the shape of ``labels``, default=None
         Per-vote weights (counts when None).
+    chunk_size : int, default=None
+        Rows per bincount.
 
     Returns
     -------
@@ -388,20 +396,28 @@ def segment_histogram(labels, offsets, n_bins, weights=None):
     """
     xp = _namespace_of(labels)
     n_samples = offsets.shape[0] - 1
-    if labels.shape[0] != int(offsets[-1]):
-        raise ValueError(f"{labels.shape[0]} labels but offsets end at {int(offsets[-1])}")
+    n = labels.shape[0]
+    if n != int(offsets[-1]):
+        raise ValueError(f"{n} labels but offsets end at {int(offsets[-1])}")
     per_row = 1 if labels.ndim == 1 else labels.shape[1]
     if weights is not None and weights.shape != labels.shape:
         raise ValueError(f"weights {tuple(weights.shape)} must match labels "
                          f"{tuple(labels.shape)}")
-    seg = segment_ids(offsets)
-    if per_row != 1:
-        seg = xp.repeat(seg, per_row)
-    flat = seg * n_bins + labels.reshape(-1).astype(xp.int64, copy=False)
-    hist = xp.bincount(flat, weights=None if weights is None else weights.reshape(-1),
-                       minlength=n_samples * n_bins)
+    hist = xp.zeros((n_samples, n_bins), dtype=xp.float64)
+    if chunk_size is None:
+        chunk_size = chunk_rows(n, per_row * 32)
+    for start in range(0, n, chunk_size):
+        stop = min(start + chunk_size, n)
+        seg = xp.searchsorted(offsets, xp.arange(start, stop, dtype=xp.int64), side="right") - 1
+        first, last = int(seg[0]), int(seg[-1])
+        if per_row != 1:
+            seg = xp.repeat(seg, per_row)
+        keys = (seg - first) * n_bins + labels[start:stop].reshape(-1).astype(xp.int64)
+        w = None if weights is None else weights[start:stop].reshape(-1)
+        counts = xp.bincount(keys, weights=w, minlength=(last - first + 1) * n_bins)
+        hist[first:last + 1] += counts.reshape(-1, n_bins)
     dtype = xp.float32 if weights is None else weights.dtype
-    return hist.reshape(n_samples, n_bins).astype(dtype, copy=False)
+    return hist.astype(dtype, copy=False)
 
 
 def _add_rows_by_key(out2d, keys, rows, xp):
@@ -651,8 +667,8 @@ def cosine_topk(queries, database, k=10, *, normalize=True, chunk_size=None,
 
 
 def _sort_topk(scores, index, k, xp):
-    """Sort each row by decreasing score (ties: lower index) and keep ``k``."""
-    order = xp.lexsort(xp.stack([index, -scores]), axis=-1)[:, :k]
+    """Sort each row by decreasing score and keep ``k``."""
+    order = xp.argsort(-scores, axis=1)[:, :k]
     return xp.take_along_axis(scores, order, axis=1), xp.take_along_axis(index, order, axis=1)
 
 

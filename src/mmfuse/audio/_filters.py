@@ -83,12 +83,21 @@ def bandpass_filter(samples, sr, *, low=None, high=None, order=4):
     return sosfiltfilt(sos, samples, axis=-1, padlen=max(padlen, 0)).astype(np.float32)
 
 
-def reduce_noise(samples, sr, *, stationary=True, strength=1.0, noise=None, **options):
+def reduce_noise(samples, sr, *, stationary=True, strength=1.0, noise=None,
+                 noise_share=0.2, **options):
     """Spectral-gating noise reduction with the ``noisereduce`` package.
 
-    Estimates a noise threshold for each frequency (from `noise`, or from the
-    clip itself) and attenuates the time-frequency bins below it
-    (:func:`noisereduce.reduce_noise`, Sainburg 2020).
+    Estimates a noise threshold for each frequency from a sample of noise
+    and attenuates the time-frequency bins below it
+    (:func:`noisereduce.reduce_noise`, Sainburg 2020). When no noise sample
+    is given, the quietest `noise_share` of the clip, in 32 ms frames, is
+    taken as the noise: this suits clips with pauses, such as isolated
+    words between silences. (noisereduce's own estimate from the whole clip
+    treats a signal present most of the time as noise and gates it away.)
+    The gating mask is not smoothed over frequency or time unless
+    ``freq_mask_smooth_hz`` / ``time_mask_smooth_ms`` are passed: noisereduce's
+    default 500 Hz smoothing blurs the harmonics of voiced speech into the
+    gated bins between them.
 
     Parameters
     ----------
@@ -103,7 +112,10 @@ def reduce_noise(samples, sr, *, stationary=True, strength=1.0, noise=None, **op
         How much of the gated energy to remove (``prop_decrease``).
     noise : array-like of shape (n_noise_samples,), default=None
         A recording of the noise alone, to estimate the threshold from;
-        None estimates it from the clip.
+        None takes the quietest part of the clip (see `noise_share`).
+    noise_share : float in (0, 1], default=0.2
+        Share of the clip's 32 ms frames, the quietest ones, used as the
+        noise sample when `noise` is None.
     **options
         Further keyword arguments of :func:`noisereduce.reduce_noise`.
 
@@ -140,14 +152,32 @@ def reduce_noise(samples, sr, *, stationary=True, strength=1.0, noise=None, **op
         raise ValueError(f"sr must be a positive int (Hz), got {sr!r}")
     if not isinstance(strength, Real) or not 0 <= strength <= 1:
         raise ValueError(f"strength must be in [0, 1], got {strength!r}")
+    if not isinstance(noise_share, Real) or not 0 < noise_share <= 1:
+        raise ValueError(f"noise_share must be in (0, 1], got {noise_share!r}")
     samples = np.asarray(samples, dtype=np.float32)
-    kwargs = {"n_fft": min(1024, _pow2_at_least(int(0.064 * sr)))}
+    if noise is None:
+        noise = _quietest_part(samples.reshape(-1, samples.shape[-1]).mean(axis=0), sr,
+                               noise_share)
+    kwargs = {"n_fft": min(1024, _pow2_at_least(int(0.064 * sr))),
+              "freq_mask_smooth_hz": None, "time_mask_smooth_ms": None}
     kwargs.update(options)
     denoised = noisereduce.reduce_noise(
         y=samples, sr=sr, stationary=stationary, prop_decrease=float(strength),
-        y_noise=None if noise is None else np.asarray(noise, dtype=np.float32), **kwargs,
+        y_noise=np.asarray(noise, dtype=np.float32), **kwargs,
     )
     return np.asarray(denoised, dtype=np.float32)
+
+
+def _quietest_part(samples: np.ndarray, sr: int, share: float) -> np.ndarray:
+    """The quietest `share` of the clip's 32 ms frames, concatenated in time order."""
+    frame = max(1, int(0.032 * sr))
+    n_frames = samples.size // frame
+    if n_frames < 2:
+        return samples
+    frames = samples[:n_frames * frame].reshape(n_frames, frame)
+    energy = np.mean(frames.astype(np.float64) ** 2, axis=1)
+    keep = np.sort(np.argsort(energy, kind="stable")[:max(1, int(round(share * n_frames)))])
+    return frames[keep].reshape(-1)
 
 
 def _pow2_at_least(n: int) -> int:

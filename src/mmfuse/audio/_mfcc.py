@@ -477,10 +477,10 @@ def _clip_features(samples: np.ndarray, settings: _Settings):
         samples, (start, _) = librosa.effects.trim(
             samples, top_db=settings.trim_db, frame_length=settings.n_fft,
             hop_length=settings.hop_length)
-    if settings.pre_emphasis > 0:
-        samples = librosa.effects.preemphasis(samples, coef=settings.pre_emphasis)
     if samples.size < settings.n_fft:
         samples = librosa.util.fix_length(samples, size=settings.n_fft)
+    if settings.pre_emphasis > 0:
+        samples = librosa.effects.preemphasis(samples, coef=settings.pre_emphasis)
     coefficients = librosa.feature.mfcc(
         y=samples, sr=sr, n_mfcc=settings.n_mfcc, n_fft=settings.n_fft,
         hop_length=settings.hop_length, win_length=settings.win_length,

@@ -15,6 +15,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from mmfuse._config import resolve_verbose
@@ -123,7 +124,10 @@ default="empirical"
     A state that Baum-Welch never leaves (no expected outgoing transition,
     e.g. a left-right state reached only at the last frame) gets a
     self-loop of probability 1 so that the model stays valid; this does not
-    change the likelihood of any training sequence.
+    change the likelihood of any training sequence. With ``n_mix > 1``,
+    diagonal or spherical variances that Baum-Welch drove below
+    `min_covar` are floored there (hmmlearn floors GaussianHMM states, not
+    GMM components).
 
     Examples
     --------
@@ -230,8 +234,8 @@ default="empirical"
             members = np.flatnonzero((y_index == c) & ~empty)
             if members.size == 0:
                 raise ValueError(
-                    f"HMMClassifier: class {self.classes_[c]!r} has no training sequence with "
-                    "frames; every class needs at least one")
+                    f"HMMClassifier: class {_label(self.classes_[c])!r} has no training "
+                    "sequence with frames; every class needs at least one")
             rows = np.isin(sequence_ids, members)
             jobs.append((frames[rows], lengths[members]))
 
@@ -245,7 +249,7 @@ default="empirical"
         with tqdm(total=n_classes, unit="class", desc="HMMClassifier.fit",
                   disable=resolve_verbose(self.verbose) < 1) as progress:
             for c, (model, problems) in enumerate(tasks):
-                label = self.classes_[c]
+                label = _label(self.classes_[c])
                 if model is None:
                     raise RuntimeError(
                         f"HMMClassifier: could not fit the HMM of class {label!r} in "
@@ -384,7 +388,8 @@ default="empirical"
         paths = []
         for i, label in enumerate(labels):
             if label not in index:
-                raise ValueError(f"unknown class {label!r}; classes are {self.classes_.tolist()}")
+                raise ValueError(
+                    f"unknown class {_label(label)!r}; classes are {self.classes_.tolist()}")
             frames = ds[i]
             if frames.shape[0] == 0:
                 paths.append(np.zeros(0, dtype=np.int64))
@@ -414,7 +419,17 @@ def _quiet_hmmlearn():
 
 
 def _fit_class_model(frames, lengths, settings, seed):
-    """Fit one class HMM with retries; ``(model or None, list of problems)``."""
+    """Fit one class HMM with retries; ``(model or None, list of problems)``.
+
+    BLAS and OpenMP are held to one thread: the matrices of one HMM are tiny
+    (a few states by a few dozen features), and threads only add overhead
+    there, a lot of it on a loaded machine; parallelism is over classes.
+    """
+    with threadpool_limits(limits=1):
+        return _fit_with_retries(frames, lengths, settings, seed)
+
+
+def _fit_with_retries(frames, lengths, settings, seed):
     problems = []
     min_covar = settings["min_covar"]
     for attempt in range(settings["max_retries"] + 1):
@@ -426,8 +441,8 @@ def _fit_class_model(frames, lengths, settings, seed):
                                  jitter=0.1 * attempt)
             with _quiet_hmmlearn(), np.errstate(all="ignore"):
                 model.fit(frames, lengths)
-            _repair_dead_rows(model)
-            problem = _degeneracy(model)
+                _repair(model, min_covar)
+                problem = _degeneracy(model)
         except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc:
             problem = f"{type(exc).__name__}: {exc}"
         if problem is None:
@@ -507,14 +522,24 @@ def _init_left_right(model, frames, lengths, settings, min_covar, random_state, 
         }[covariance_type]
 
 
-def _repair_dead_rows(model):
-    """Self-loop for states with no expected outgoing transition (rows of zeros)."""
+def _repair(model, min_covar):
+    """Make a fitted model valid where Baum-Welch left harmless holes.
+
+    A state with no expected outgoing transition (a row of zeros) gets a
+    self-loop. A mixture component whose diagonal or spherical variance
+    reached zero (hmmlearn's GMM update does not add ``min_covar``) is
+    floored at ``min_covar``, as GaussianHMM does for its states.
+    """
     transmat = model.transmat_
     dead = transmat.sum(axis=1) == 0
     if dead.any():
         transmat = transmat.copy()
         transmat[dead, dead] = 1.0
         model.transmat_ = transmat
+    if hasattr(model, "weights_") and model.covariance_type in ("diag", "spherical"):
+        covars = np.asarray(model.covars_)
+        if np.any(covars < min_covar):
+            model.covars_ = np.maximum(covars, min_covar)
 
 
 def _degeneracy(model):
@@ -532,11 +557,16 @@ def _degeneracy(model):
 def _score_sequences(model, sequences):
     """Log-likelihood of each sequence under one model (0 for empty sequences)."""
     scores = np.zeros(len(sequences))
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), threadpool_limits(limits=1):
         for i, frames in enumerate(sequences):
             if frames.shape[0]:
                 scores[i] = model.score(frames)
     return scores
+
+
+def _label(label):
+    """A class label as a plain Python value, so that messages show 'b', not np.str_('b')."""
+    return label.item() if isinstance(label, np.generic) else label
 
 
 def _listed(samples, shown=20) -> str:

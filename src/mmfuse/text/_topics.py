@@ -184,7 +184,7 @@ class LSATopics(_TopicTransformer):
         if self.n_components >= X.shape[1]:
             raise ValueError(
                 f"LSATopics: n_components={self.n_components} must be below the number of "
-                f"terms ({X.shape[1]}); lower n_components")
+                f"terms (n_features={X.shape[1]}); lower n_components")
         self.svd_ = TruncatedSVD(n_components=self.n_components, algorithm=self.algorithm,
                                  n_iter=self.n_iter, random_state=self.random_state)
         projected = self.svd_.fit_transform(X)
@@ -242,6 +242,8 @@ class LDATopics(_TopicTransformer):
         Topic-term pseudo-counts.
     topic_word_distribution_ : ndarray of shape (n_components, n_features_in_)
         ``components_`` normalised per topic: ``p(term | topic)``.
+    n_iter_ : int
+        Passes over the data run.
     n_features_in_ : int
 
     Examples
@@ -304,6 +306,7 @@ class LDATopics(_TopicTransformer):
             topic_word_prior=self.topic_word_prior, learning_method=self.learning_method,
             max_iter=self.max_iter, random_state=self.random_state, n_jobs=self.n_jobs)
         self.lda_.fit(X)
+        self.n_iter_ = self.lda_.n_iter_
         self.components_ = self.lda_.components_
         self.topic_word_distribution_ = self.components_ / self.components_.sum(axis=1,
                                                                                 keepdims=True)

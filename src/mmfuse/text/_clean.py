@@ -236,6 +236,18 @@ class TextCleaner(TransformerMixin, BaseEstimator):
                     modality=MODALITY, sample=index)
         return out
 
+    def get_feature_names_out(self, input_features=None):
+        """The name of the (single) column: `input_features` when given, else ``"text"``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects of shape (1,)
+        """
+        check_is_fitted(self, "n_missing_")
+        if input_features is None:
+            return np.asarray(["text"], dtype=object)
+        return np.asarray(input_features, dtype=object).reshape(-1)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.string = True

@@ -72,6 +72,8 @@ class HierarchicalFusionClassifier(ClassifierMixin, FusionClassifierMixin, Modal
         stacking).
     n_jobs : int or None, default=None
         Passed to the late nodes.
+    verbose : int, bool or None, default=None
+        Passed to the late nodes (progress bars; None: the global ``verbose``).
 
     Attributes
     ----------
@@ -110,10 +112,11 @@ class HierarchicalFusionClassifier(ClassifierMixin, FusionClassifierMixin, Modal
         "norm": [StrOptions({"l2", "l1", "standard", "power"}), None],
         "cv": ["cv_object"],
         "n_jobs": [Integral, None],
+        "verbose": ["verbose", None],
     }
 
     def __init__(self, modalities, tree, *, fusion="late", estimator=None, combine="mean",
-                 norm="l2", cv=5, n_jobs=None):
+                 norm="l2", cv=5, n_jobs=None, verbose=None):
         self.modalities = modalities
         self.tree = tree
         self.fusion = fusion
@@ -122,6 +125,7 @@ class HierarchicalFusionClassifier(ClassifierMixin, FusionClassifierMixin, Modal
         self.norm = norm
         self.cv = cv
         self.n_jobs = n_jobs
+        self.verbose = verbose
 
     # -- the tree ------------------------------------------------------------------------
 
@@ -183,7 +187,7 @@ class HierarchicalFusionClassifier(ClassifierMixin, FusionClassifierMixin, Modal
                     model = self._compile(child, positions, child_columns, estimator, 1)
                 members.append((_leaf_names(child), model, rel))
             return LateFusionClassifier(members, combine=node["combine"], cv=self.cv,
-                                        n_jobs=self.n_jobs)
+                                        n_jobs=self.n_jobs, verbose=self.verbose)
         blocks = [(_leaf_names(child), self._transformer(child, positions, child_columns,
                                                          estimator, n_outputs), rel)
                   for child, child_columns, rel in specs]

@@ -142,9 +142,10 @@ class LateFusionClassifier(ClassifierMixin, FusionClassifierMixin, ModalityCompo
         product (log space).
     weights : dict of {str: float}, "cv" or None, default=None
         Modality weights for the fixed rules (absent names get 1.0).
-        ``"cv"``: chosen on a grid over the simplex to minimise the log-loss
-        (the error rate for ``"vote"``) of the combined out-of-fold
-        probabilities. Not used with ``"stacking"``.
+        ``"cv"``: chosen on a grid over the simplex to minimise the number
+        of errors of the combined out-of-fold probabilities (their log-loss
+        breaks ties; uniform weights are tried first and kept unless beaten).
+        Not used with ``"stacking"``.
     final_estimator : classifier or None, default=None
         Stacking classifier; None means ``LogisticRegression(max_iter=1000)``.
     cv : int or cross-validation generator, default=5
@@ -273,20 +274,19 @@ class LateFusionClassifier(ClassifierMixin, FusionClassifierMixin, ModalityCompo
 
     def _learn_weights(self, oof, present, Y) -> np.ndarray:
         candidates = _simplex_grid(len(oof), _MAX_WEIGHT_CANDIDATES) * len(oof)
-        best, best_loss = None, np.inf
+        best, best_loss = None, (np.inf, np.inf)
         for weights in candidates:
-            loss = 0.0
+            errors, log_loss = 0, 0.0
             for j, prior in enumerate(self._prior_list):
                 probas = np.stack([o[j] for o in oof])
                 combined = combine_probabilities(probas, self.combine, weights=weights,
                                                  present=present, prior=prior)
                 truth = combined[np.arange(len(Y)), Y[:, j]]
-                if self.combine == "vote":
-                    loss += np.mean(np.argmax(combined, axis=1) != Y[:, j])
-                else:
-                    loss -= np.mean(np.log(np.clip(truth, _PROBA_FLOOR, 1.0)))
-            if loss < best_loss - 1e-12:
-                best, best_loss = weights, loss
+                errors += int(np.sum(np.argmax(combined, axis=1) != Y[:, j]))
+                log_loss -= float(np.mean(np.log(np.clip(truth, _PROBA_FLOOR, 1.0))))
+            # Out-of-fold errors first (what the weights are for), log-loss breaks ties.
+            if (errors, log_loss) < (best_loss[0], best_loss[1] - 1e-12):
+                best, best_loss = weights, (errors, log_loss)
         return best
 
     def _stack_features(self, probas, present) -> np.ndarray:

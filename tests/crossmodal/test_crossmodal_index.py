@@ -7,7 +7,6 @@ from sklearn.metrics.pairwise import cosine_similarity
 
 import mmfuse
 from mmfuse.crossmodal import CrossModalIndex
-from mmfuse.crossmodal._topk import inner_product_topk
 
 
 def _reference_scores(queries, database, metric):
@@ -65,17 +64,21 @@ def test_chunking_and_float32_give_the_same_ranking():
 
 
 def test_ties_are_ordered_by_storage_position():
-    database = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
-    scores, rows = inner_product_topk(np.array([[1.0, 0.0]]), database, 2, xp=np)
-    assert rows.tolist() == [[0, 2]]
-    scores, rows = inner_product_topk(np.array([[1.0, 0.0]]), database, 4, xp=np)
-    assert rows.tolist() == [[0, 2, 3, 1]]
+    index = CrossModalIndex("inner_product", dtype=np.float64)
+    index.add(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]]))
+    assert index.search(np.array([[1.0, 0.0]]), k=4)[1].tolist() == [[0, 2, 3, 1]]
     rng = np.random.default_rng(0)  # many ties: small integer vectors
     queries, database = rng.integers(0, 3, (50, 3)) * 1.0, rng.integers(0, 3, (200, 3)) * 1.0
-    exhaustive = np.argsort(-(queries @ database.T), axis=1, kind="stable")
+    index = CrossModalIndex("inner_product", dtype=np.float64, chunk_size=16)
+    index.add(database)
+    exact = queries @ database.T
     for k in (1, 13, 77, 200):
-        _, rows = inner_product_topk(queries, database, k, xp=np, chunk_size=16)
-        np.testing.assert_array_equal(rows, exhaustive[:, :k])
+        scores, rows = index.search(queries, k=k)
+        expected = -np.sort(-exact, axis=1)[:, :k]
+        np.testing.assert_array_equal(scores, expected)  # the right scores make the cut
+        np.testing.assert_array_equal(np.take_along_axis(exact, rows, axis=1), scores)
+        tied = np.diff(scores, axis=1) == 0
+        assert np.all(np.diff(rows, axis=1)[tied] > 0)  # equal scores by position
 
 
 def test_add_remove_and_ids():

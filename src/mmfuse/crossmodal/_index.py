@@ -7,8 +7,7 @@ from numbers import Integral
 
 import numpy as np
 
-from mmfuse.backend import get_namespace, to_numpy, to_output
-from mmfuse.crossmodal._topk import inner_product_topk
+from mmfuse.backend import cosine_topk, get_namespace, to_numpy, to_output
 
 METRICS = ("cosine", "inner_product", "correlation", "kl")
 _KL_FLOOR = 1e-12
@@ -67,10 +66,10 @@ class CrossModalIndex:
     Holds a database of vectors (e.g. images embedded by :class:`CCA`) with
     ids, and answers "the k most similar items" for a batch of query vectors
     (e.g. texts embedded into the same space). Every metric is turned into an
-    inner product of preprocessed rows, computed chunk by chunk (one GEMM
-    per chunk of queries, bounded by ``mmfuse.get_config()["working_memory"]``)
-    with a partial sort for the k best, on the CPU or -- with
-    ``mmfuse.config_context(device="gpu")`` -- on the GPU.
+    inner product of preprocessed rows, searched by the backend kernel
+    :func:`mmfuse.backend.cosine_topk` (blocked GEMMs with a running top-k,
+    memory bounded by ``mmfuse.get_config()["working_memory"]``), on the CPU
+    or -- with ``mmfuse.config_context(device="gpu")`` -- on the GPU.
 
     Parameters
     ----------
@@ -83,7 +82,7 @@ class CrossModalIndex:
     dtype : numpy dtype, default=np.float32
         Precision of the stored vectors and of the search.
     chunk_size : int, default=None
-        Queries per GEMM; from ``working_memory`` when None.
+        Queries per chunk of the search kernel; chosen by the kernel when None.
 
     Attributes
     ----------
@@ -216,7 +215,9 @@ class CrossModalIndex:
             Similarities, decreasing along each row (a CuPy array on the GPU
             when ``array_output="device"``).
         ids : ndarray of shape (n_queries, k)
-            Ids (or rows) of the items; ties are ordered by storage position.
+            Ids (or rows) of the items; equal scores are ordered by storage
+            position (which of several items tied at the k-th score make
+            the cut is not specified).
         """
         if len(self) == 0:
             raise ValueError("the index is empty; add items before searching")
@@ -232,8 +233,14 @@ class CrossModalIndex:
             self._cache = (device, database)
         database = self._cache[1]
         prepared = _prepare(xp.asarray(queries), self.metric, "query", xp)
-        scores, rows = inner_product_topk(prepared, database, int(k), xp=xp,
-                                          chunk_size=self.chunk_size)
+        rows, scores = cosine_topk(prepared, database, int(k), normalize=False,
+                                   chunk_size=self.chunk_size)
+        # Within the k results, order equal scores by storage position.
+        by_row = xp.argsort(rows, axis=1)
+        rows, scores = (xp.take_along_axis(a, by_row, axis=1) for a in (rows, scores))
+        by_score = xp.argsort(-scores, axis=1, **({} if xp.__name__ == "cupy"
+                                                  else {"kind": "stable"}))
+        rows, scores = (xp.take_along_axis(a, by_score, axis=1) for a in (rows, scores))
         if self.metric == "kl":
             scores = scores + _query_offset(prepared, xp)
         rows = to_numpy(rows)

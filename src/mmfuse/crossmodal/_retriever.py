@@ -471,6 +471,14 @@ def run_retrieve_demo(methods=("cca", "sm", "scm"), *, n_samples=300, k=5, query
     -------
     results : pandas.DataFrame
         MAP per method and direction, plus fit time.
+
+    Examples
+    --------
+    >>> import io
+    >>> from mmfuse.crossmodal import run_retrieve_demo
+    >>> results = run_retrieve_demo(("cca",), n_samples=40, k=2, out=io.StringIO())
+    >>> results.columns.tolist()[:2]
+    ['image->text MAP', 'text->image MAP']
     """
     from sklearn.frozen import FrozenEstimator
     from sklearn.model_selection import train_test_split

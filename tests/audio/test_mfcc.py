@@ -14,7 +14,7 @@ from scipy.signal import get_window, sosfreqz
 
 from mmfuse.audio import MFCCExtractor, bandpass_filter, reduce_noise
 from mmfuse.descriptors import DescriptorSet
-from mmfuse.encoding import BagOfWords
+from mmfuse.encoding import VLAD, BagOfWords, FisherVector
 from mmfuse.exceptions import MediaError
 from mmfuse.utils.estimator_checks import check_media_transformer
 
@@ -127,10 +127,15 @@ def test_feature_names_and_deltas_option(clips):
 
 
 def test_frames_feed_codebook_encoders(clips):
-    ds = MFCCExtractor(sr=SR).fit_transform(clips)
+    ds = MFCCExtractor(sr=SR).fit_transform(clips + [None])
     codes = BagOfWords(n_words=8, random_state=0).fit(ds).transform(ds)
-    assert codes.shape == (3, 8)
-    np.testing.assert_allclose(codes.sum(axis=1), 1, atol=1e-6)
+    assert codes.shape == (4, 8)
+    np.testing.assert_allclose(codes.sum(axis=1), [1, 1, 1, 0], atol=1e-6)
+    for encoder, width in ((VLAD(n_words=4, random_state=0), 4 * 39),
+                           (FisherVector(n_words=3, random_state=0), 2 * 3 * 39)):
+        vectors = encoder.fit(ds).transform(ds)
+        assert vectors.shape == (4, width) and np.all(np.isfinite(vectors))
+        assert not vectors[3].any() and np.all(np.linalg.norm(vectors[:3], axis=1) > 0)
 
 
 def test_file_bytes_and_tuple_cells_agree(tmp_path, clips):

@@ -99,8 +99,9 @@ class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
     kernels) and batched, progress-reporting encoding. Subclasses implement
     only :meth:`_encode` (aggregation of one batch of samples) and
     ``_n_features_out``; they may override :meth:`_fit_codebook` (a Fisher
-    vector learns a Gaussian mixture) and :meth:`_fit_aggregation`. Do not
-    use this class directly.
+    vector learns a Gaussian mixture), :meth:`_partial_fit_codebook` (its
+    out-of-core counterpart) and :meth:`_fit_aggregation`. Do not use this
+    class directly.
 
     Parameters
     ----------
@@ -195,6 +196,73 @@ class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
 
     def _fit_aggregation(self, ds: DescriptorSet, sample: np.ndarray) -> None:
         """Hook for subclasses that learn more than the codebook (e.g. idf)."""
+
+    # -- out-of-core fitting -------------------------------------------------
+    def partial_fit(self, X, y=None):
+        """Update the codebook with one more batch of samples (out-of-core learning).
+
+        Call it once per batch (for example per shard of
+        :func:`mmfuse.parallel.iter_shards`) when all descriptors do not fit
+        in memory together. A k-means codebook (:class:`BagOfWords`,
+        :class:`VLAD`) is a :class:`sklearn.cluster.MiniBatchKMeans`
+        (``n_init=3``, seeded from ``random_state`` as in :meth:`fit`)
+        updated with its own ``partial_fit``; after :meth:`fit` it starts
+        from the fitted codewords. :class:`FisherVector` updates its Gaussian
+        mixture by incremental EM instead. Each call learns from at most
+        ``max_descriptors`` descriptors of its batch, sub-sampled as in
+        :meth:`fit`; the first batch needs at least ``n_words`` descriptors.
+        ``codebook`` is not used. Statistics learned besides the codebook (a
+        bag-of-words' soft-assignment bandwidth and idf) are estimated on the
+        latest batch.
+
+        Parameters
+        ----------
+        X : DescriptorSet or list of arrays of shape (n_i, n_features)
+            One batch of samples.
+        y : ignored
+
+        Returns
+        -------
+        self
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from mmfuse.encoding import BagOfWords
+        >>> rng = np.random.default_rng(0)
+        >>> bow = BagOfWords(n_words=4, random_state=0)
+        >>> for _ in range(3):  # e.g. one batch per shard on disk
+        ...     _ = bow.partial_fit([rng.normal(size=(20, 8)) for _ in range(5)])
+        >>> bow.cluster_centers_.shape
+        (4, 8)
+        >>> bow.transform([rng.normal(size=(10, 8))]).sum().round(6)
+        np.float32(1.0)
+        """
+        self._validate_params()
+        first = not hasattr(self, "cluster_centers_")
+        ds = self._validate_descriptors(X, reset=first)
+        if first or not hasattr(self, "_partial_rng"):
+            self._partial_rng = check_random_state(self.random_state)
+            self._partial_seed = int(self._partial_rng.randint(np.iinfo(np.int32).max))
+        sample = self._sample_descriptors(ds, self._partial_rng)
+        self.cluster_centers_ = self._partial_fit_codebook(sample, self._partial_seed)
+        self._fit_aggregation(ds, sample)
+        return self
+
+    def _partial_fit_codebook(self, sample: np.ndarray, seed: int) -> np.ndarray:
+        """Update the codewords with one more batch of descriptors; return them."""
+        km = getattr(self, "codebook_estimator_", None)
+        if not isinstance(km, MiniBatchKMeans):
+            if km is None:
+                self._check_enough(sample)
+            km = MiniBatchKMeans(
+                n_clusters=self.n_words, random_state=seed,
+                init="k-means++" if km is None else self.cluster_centers_,
+                n_init=3 if km is None else 1,
+                verbose=max(resolve_verbose(self.verbose) - 1, 0))
+        km.partial_fit(sample)
+        self.codebook_estimator_ = km
+        return np.ascontiguousarray(km.cluster_centers_, dtype=np.float32)
 
     # -- assignment (shared by every subclass) -------------------------------
     def _device_arrays(self, ds: DescriptorSet):

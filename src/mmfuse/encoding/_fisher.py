@@ -69,6 +69,14 @@ class FisherVector(BaseCodebookEncoder):
     codebook_estimator_ : GaussianMixture
     n_features_in_ : int
 
+    Notes
+    -----
+    :meth:`partial_fit` learns the mixture out of core by incremental EM:
+    the first batch is fitted by EM; every later batch adds its
+    posterior-weighted sums (mass, sum of x, sum of x^2 per component, under
+    the current mixture) to those of the earlier batches, and the weights,
+    means and variances are re-estimated from the totals.
+
     See Also
     --------
     VLAD : first-order residuals to hard-assigned k-means codewords.
@@ -123,9 +131,37 @@ class FisherVector(BaseCodebookEncoder):
                               verbose=max(resolve_verbose(self.verbose) - 1, 0))
         gmm.fit(sample)
         self.codebook_estimator_ = gmm
+        self._gmm_sums = None  # a new mixture: partial_fit statistics start over
+        return self._mixture_parameters(gmm)
+
+    def _mixture_parameters(self, gmm) -> np.ndarray:
         self.variances_ = np.ascontiguousarray(gmm.covariances_, dtype=np.float32)
         self.weights_ = np.ascontiguousarray(gmm.weights_, dtype=np.float32)
         return np.ascontiguousarray(gmm.means_, dtype=np.float32)
+
+    def _partial_fit_codebook(self, sample: np.ndarray, seed: int) -> np.ndarray:
+        """Incremental EM: the first batch is fitted by EM; later batches add their
+        posterior-weighted sums (count, sum of x, sum of x^2 per component, taken
+        under the current mixture) to those of all earlier batches, and the
+        mixture is re-estimated from the totals (an M-step)."""
+        gmm = getattr(self, "codebook_estimator_", None)
+        if gmm is None:
+            means = self._fit_codebook(sample, seed)
+            self._gmm_sums = _posterior_sums(self.codebook_estimator_, sample)
+            return means
+        sums = _posterior_sums(gmm, sample)
+        if getattr(self, "_gmm_sums", None) is not None:
+            sums = tuple(total + new for total, new in zip(self._gmm_sums, sums, strict=True))
+        self._gmm_sums = sums
+        count, first, second = sums
+        mass = np.maximum(count, 10 * np.finfo(np.float64).eps)[:, None]
+        means = first / mass
+        gmm.weights_ = count / count.sum()
+        gmm.means_ = means
+        gmm.covariances_ = np.maximum(second / mass - means ** 2, 0) + self.reg_covar
+        gmm.precisions_ = 1 / gmm.covariances_
+        gmm.precisions_cholesky_ = np.sqrt(gmm.precisions_)
+        return self._mixture_parameters(gmm)
 
     def _encode(self, ds: DescriptorSet):
         xp, values, offsets, means = self._device_arrays(ds)
@@ -150,3 +186,10 @@ class FisherVector(BaseCodebookEncoder):
         if self.improved:
             normalize_rows(signed_sqrt(codes, xp), "l2", xp)
         return self._output(codes, xp)
+
+
+def _posterior_sums(gmm, sample: np.ndarray):
+    """Per component: posterior mass, posterior-weighted sum of x and of x^2."""
+    x = np.asarray(sample, dtype=np.float64)
+    posteriors = gmm.predict_proba(x)
+    return posteriors.sum(axis=0), posteriors.T @ x, posteriors.T @ (x * x)

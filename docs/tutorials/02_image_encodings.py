@@ -81,6 +81,18 @@ train, test = descriptors[train_idx], descriptors[test_idx]
 print(descriptors, "positions:", descriptors.positions.shape)
 
 # %% [markdown]
+# For colour images, `color="opponent"` (OpponentSIFT) or `color="hsv"`
+# describes three channels at the same keypoints and concatenates them (384
+# values). The two opponent colour channels ignore a uniform change of light
+# intensity; RootSIFT is applied to each channel separately. Our scenes are
+# gray, so here the colour blocks would be zeros.
+
+# %%
+red_disk = np.zeros((48, 48, 3), np.uint8)
+cv2.circle(red_disk, (24, 24), 10, (0, 0, 255), -1)  # OpenCV images are BGR
+print(SIFTExtractor(step=12, patch_size=16, color="opponent").fit_transform([red_disk]))
+
+# %% [markdown]
 # ## The encoders
 #
 # Every encoder learns its codebook from at most `max_descriptors` sampled

@@ -222,3 +222,31 @@ def test_cosine_topk_memory_is_not_proportional_to_database():
     assert extra(200_000, 1) < extra(20_000, 1) + 16 * 180_000
     # threads: at most one score block and its argpartition per worker in addition
     assert extra(200_000, 2) < extra(20_000, 2) + 16 * 180_000 + 6 * 2**20
+
+
+@pytest.mark.gpu
+def test_encoding_kernels_gpu_parity():
+    import cupy
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(3000, 16)).astype(np.float32)
+    C = rng.normal(size=(40, 16)).astype(np.float32)
+    offsets = np.array([0, 1000, 1000, 3000])
+    g = cupy.asarray
+    lab, w = soft_assign(X, C, n_nearest=3)
+    glab, gw = soft_assign(g(X), g(C), n_nearest=3)
+    assert (cupy.asnumpy(glab) == lab).mean() > 0.999
+    np.testing.assert_allclose(cupy.asnumpy(gw), w, rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(
+        cupy.asnumpy(segment_histogram(glab, g(offsets), 40, weights=gw)),
+        segment_histogram(lab, offsets, 40, weights=w), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        cupy.asnumpy(segment_residuals(g(X), g(offsets), glab, g(C), gw)),
+        segment_residuals(X, offsets, lab, C, w), rtol=1e-3, atol=1e-3)
+    idx, sim = cosine_topk(X[:50], X, 5)
+    gidx, gsim = cosine_topk(g(X[:50]), g(X), 5)
+    np.testing.assert_array_equal(cupy.asnumpy(gidx), idx)
+    np.testing.assert_allclose(cupy.asnumpy(gsim), sim, rtol=1e-4, atol=1e-5)
+    var, wts = np.ones_like(C), np.full(40, 1 / 40, np.float32)
+    np.testing.assert_allclose(cupy.asnumpy(gmm_posteriors(g(X), g(C), g(var), g(wts))),
+                               gmm_posteriors(X, C, var, wts), atol=1e-4)

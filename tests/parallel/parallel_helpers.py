@@ -53,3 +53,10 @@ def calls(log_dir) -> list[str]:
 def assert_descriptor_sets_equal(a: DescriptorSet, b: DescriptorSet):
     for name in ("values", "offsets", "positions", "extents", "missing"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+
+
+def working_memory_column(cells):
+    """One row per cell holding mmfuse's working_memory setting where it runs."""
+    import mmfuse
+
+    return np.full((len(cells), 1), float(mmfuse.get_config()["working_memory"]))

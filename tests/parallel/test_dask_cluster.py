@@ -10,10 +10,17 @@ import joblib
 import numpy as np
 import parallel_helpers
 import pytest
-from parallel_helpers import Recorder, assert_descriptor_sets_equal, calls
+from parallel_helpers import (
+    Recorder,
+    assert_descriptor_sets_equal,
+    calls,
+    working_memory_column,
+)
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
 
+import mmfuse
 from mmfuse.audio import MFCCExtractor
 from mmfuse.encoding import BagOfWords
 from mmfuse.image import SIFTExtractor
@@ -75,6 +82,13 @@ def test_encoding_shards_on_the_cluster_equal_local(dask_client, image_files, tm
     assert set(_tasks_by_worker(stream)) <= set(dask_client.scheduler_info()["workers"])
     assert_same_output(load_shards(tmp_path), pipeline.transform(image_files),
                        rtol=1e-6, atol=1e-7)
+
+
+def test_mmfuse_config_reaches_the_cluster(dask_client, tmp_path, time_limit):
+    reader = FunctionTransformer(working_memory_column).fit([[0]])
+    with mmfuse.config_context(working_memory=77), joblib.parallel_config(backend="dask"):
+        extract_to_shards(list(range(6)), reader, tmp_path, shard_size=2)
+    assert load_shards(tmp_path).ravel().tolist() == [77.0] * 6
 
 
 def test_killed_worker_loses_no_finished_shard(dask_client, image_files, tmp_path,

@@ -9,11 +9,18 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from joblib.externals.loky.process_executor import TerminatedWorkerError
-from parallel_helpers import Recorder, assert_descriptor_sets_equal, calls
+from parallel_helpers import (
+    Recorder,
+    assert_descriptor_sets_equal,
+    calls,
+    working_memory_column,
+)
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
 
+import mmfuse
 from mmfuse.datasets import make_shapes
 from mmfuse.encoding import BagOfWords
 from mmfuse.exceptions import MediaError
@@ -83,6 +90,14 @@ def test_n_jobs_does_not_change_shards(image_files, tmp_path):
     extract_to_shards(image_files, sift, tmp_path / "serial", shard_size=6)
     extract_to_shards(image_files, sift, tmp_path / "pool", shard_size=6, n_jobs=2)
     assert_descriptor_sets_equal(load_shards(tmp_path / "pool"), load_shards(tmp_path / "serial"))
+
+
+def test_mmfuse_config_reaches_the_workers(tmp_path):
+    reader = FunctionTransformer(working_memory_column).fit([[0]])
+    assert mmfuse.get_config()["working_memory"] != 77
+    with mmfuse.config_context(working_memory=77):
+        extract_to_shards(list(range(6)), reader, tmp_path, shard_size=2, n_jobs=2)
+    assert load_shards(tmp_path).ravel().tolist() == [77.0] * 6
 
 
 # -- resuming ------------------------------------------------------------------------------

@@ -104,7 +104,7 @@ def to_dask_bag(out_dir):
     >>> out = tempfile.mkdtemp()
     >>> _ = extract_to_shards(images, SIFTExtractor(step=8).fit([]), out, shard_size=2)
     >>> bag = to_dask_bag(out)
-    >>> bag.npartitions, bag.map(len).compute()
+    >>> bag.npartitions, bag.map(len).compute(scheduler="sync")
     (2, [16, 0, 4])
     """
     dask = _import_dask()

@@ -38,7 +38,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
-from mmfuse._config import resolve_verbose
+from mmfuse._config import config_context, get_config, resolve_verbose
 from mmfuse.descriptors import DescriptorSet
 from mmfuse.exceptions import MediaError
 from mmfuse.io import describe_source
@@ -206,7 +206,10 @@ def extract_to_shards(files, transformer, out_dir, *, shard_size=256, on_error="
     :class:`dask.distributed.Client`, shards run on the Dask cluster, whose
     workers must see ``out_dir`` (a shared file system) and the files.
     Within a shard the transformer runs sequentially: the shards are the
-    unit of parallel work, so its own ``n_jobs`` is not used.
+    unit of parallel work, so its own ``n_jobs`` is not used. The caller's
+    :func:`mmfuse.config_context` (``device``, ``working_memory``) applies
+    in the workers too: under ``config_context(device="gpu")`` the encoding
+    kernels of every shard run on its worker's GPU.
 
     Parameters
     ----------
@@ -322,7 +325,7 @@ def extract_to_shards(files, transformer, out_dir, *, shard_size=256, on_error="
     pending = manifest.pending
     tasks = Parallel(n_jobs=n_jobs, batch_size=1, return_as="generator_unordered")(
         delayed(_run_shard)(worker_transformer, files[start:stop], index, start,
-                            out_dir / f"shard-{index:06d}", on_error)
+                            out_dir / f"shard-{index:06d}", on_error, get_config())
         for index in pending for start, stop in [manifest.bounds(index)])
     try:
         with tqdm(total=manifest.n_files, initial=manifest.n_done_files, unit="file",
@@ -506,12 +509,13 @@ def concatenate_descriptor_sets(sets, *, n_features=None) -> DescriptorSet:
 
 
 # -- the work of one shard (module level: picklable) ----------------------------
-def _run_shard(transformer, cells, index, start, stem: Path, on_error) -> dict:
+def _run_shard(transformer, cells, index, start, stem: Path, on_error, config) -> dict:
     began = time.perf_counter()
     cells = list(cells)
     errors = []
-    # Shards are the unit of parallel work: no nested pools inside a worker.
-    with joblib.parallel_config(backend="sequential"):
+    # The caller's mmfuse configuration (device, working memory) holds in the
+    # worker too; shards are the unit of parallel work: no nested pools.
+    with config_context(**config), joblib.parallel_config(backend="sequential"):
         while True:
             try:
                 out = transformer.transform(cells)

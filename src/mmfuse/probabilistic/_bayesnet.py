@@ -514,7 +514,7 @@ default="naive_bayes"
             if var not in self.variables_:
                 raise ValueError(f"MultimodalBayesNet: given names {var!r}, which is not a "
                                  f"variable; variables are {self.variables_}")
-            if is_missing_cell(value) if np.ndim(value) == 0 else False:
+            if np.ndim(value) == 0 and is_missing_cell(value):
                 continue  # an explicitly missing modality: leave it unobserved
             if discretize and var in self.feature_variables_:
                 raw[var] = value

@@ -209,8 +209,11 @@ def _fit_parameters_legacy(model, data, state_names, estimator, equivalent_sampl
     from pgmpy.estimators import BayesianEstimator, MaximumLikelihoodEstimator
 
     kwargs = {"state_names": state_names}
-    if "complete_samples_only" in inspect.signature(model.fit).parameters:
+    params = inspect.signature(model.fit).parameters
+    if "complete_samples_only" in params:  # else every row with a NaN would be dropped
         kwargs["complete_samples_only"] = False
+    if "n_jobs" in params:  # 0.1.x defaults to n_jobs=-1 (one process per CPU)
+        kwargs["n_jobs"] = 1
     if estimator == "mle":
         model.fit(data, estimator=MaximumLikelihoodEstimator, **kwargs)
     elif estimator == "bdeu":

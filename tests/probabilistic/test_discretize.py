@@ -155,3 +155,15 @@ def test_media_conformance(check):
 ])
 def test_sklearn_checks(estimator, check):
     check(estimator)
+
+
+def test_in_a_pipeline_equals_the_network_with_a_discretizer():
+    from sklearn.pipeline import make_pipeline
+
+    X, y = blobs(seed=2)
+    X.iloc[:5, :2] = np.nan  # modality "a" missing in five samples
+    disc = ModalityDiscretizer([("a", "passthrough", ["hot0", "hot1"]),
+                                ("b", "passthrough", ["hot2"])], n_states=3, random_state=0)
+    pipe = make_pipeline(disc, MultimodalBayesNet()).fit(X, y)
+    inner = MultimodalBayesNet(discretizer=disc).fit(X, y)
+    np.testing.assert_allclose(pipe.predict_proba(X), inner.predict_proba(X))

@@ -2,9 +2,12 @@
 
 This is the only module that knows CuPy exists. Everything above asks it for
 an array namespace and for kernels, and gets NumPy or CuPy arrays back as
-configured with :func:`mmfuse.config_context`.
+configured with :func:`mmfuse.config_context`. On CuPy arrays the kernels
+take the fused CUDA fast paths of ``_cupy_kernels`` (compiled on first use;
+CuPy is never imported unless a GPU is asked for).
 """
 
+from mmfuse.backend._kmeans import kmeans_codebook, lloyd_kmeans
 from mmfuse.backend._namespace import (
     DeviceUnavailableError,
     asarray,
@@ -34,6 +37,8 @@ __all__ = [
     "gmm_posteriors",
     "cupy_available",
     "get_namespace",
+    "kmeans_codebook",
+    "lloyd_kmeans",
     "segment_histogram",
     "segment_ids",
     "segment_residuals",

@@ -11,6 +11,11 @@ On the CPU the GEMM-bound kernels (:func:`assign_nearest`,
 chunks and run one chunk per core, each with a single-threaded BLAS call, so
 the steps after the GEMM (adding ``|c|^2``, the argmin, the top-k selection)
 run in parallel too instead of on one core while BLAS threads wait.
+
+On CuPy arrays the kernels hand over to the fused CUDA versions in
+:mod:`mmfuse.backend._cupy_kernels` (cuBLAS GEMM + argmin / top-k selection
+kernels, atomic scatter for histograms and residuals) where those cover the
+case, and otherwise run the code below under CuPy.
 """
 
 from __future__ import annotations
@@ -39,6 +44,19 @@ def _namespace_of(x):
 
         return cupy
     return np
+
+
+def _gpu_kernels(xp):
+    """The CuPy fast paths (:mod:`mmfuse.backend._cupy_kernels`), None for NumPy.
+
+    Each fast path returns ``NotImplemented`` for a case it does not cover,
+    and the generic code below runs instead (it works on CuPy too).
+    """
+    if getattr(xp, "__name__", None) != "cupy":
+        return None
+    from mmfuse.backend import _cupy_kernels
+
+    return _cupy_kernels
 
 
 def chunk_rows(n_rows: int, bytes_per_row: int, working_memory: int | None = None) -> int:
@@ -223,6 +241,10 @@ def assign_nearest(X, centers, *, centers_sq=None, return_distances=True, chunk_
     """
     xp = _namespace_of(X)
     _check_pair(X, centers)
+    if (gpu := _gpu_kernels(xp)) is not None and (result := gpu.assign_nearest(
+            X, centers, centers_sq=centers_sq, return_distances=return_distances,
+            chunk_size=chunk_size)) is not NotImplemented:
+        return result
     n, n_centers = X.shape[0], centers.shape[0]
     dtype = xp.result_type(X.dtype, centers.dtype)
     centers = centers.astype(dtype, copy=False)
@@ -302,6 +324,10 @@ def soft_assign(X, centers, *, n_nearest=5, bandwidth=1.0, centers_sq=None, chun
         raise ValueError(f"n_nearest must be >= 1, got {n_nearest}")
     if not bandwidth > 0:
         raise ValueError(f"bandwidth must be > 0, got {bandwidth}")
+    if (gpu := _gpu_kernels(xp)) is not None and (result := gpu.soft_assign(
+            X, centers, n_nearest=n_nearest, bandwidth=bandwidth, centers_sq=centers_sq,
+            chunk_size=chunk_size)) is not NotImplemented:
+        return result
     n, n_centers = X.shape[0], centers.shape[0]
     m = min(int(n_nearest), n_centers)
     dtype = xp.result_type(X.dtype, centers.dtype)
@@ -403,6 +429,9 @@ def segment_histogram(labels, offsets, n_bins, weights=None, *, chunk_size=None)
     if weights is not None and weights.shape != labels.shape:
         raise ValueError(f"weights {tuple(weights.shape)} must match labels "
                          f"{tuple(labels.shape)}")
+    if (gpu := _gpu_kernels(xp)) is not None and (result := gpu.segment_histogram(
+            labels, offsets, n_bins, weights, chunk_size=chunk_size)) is not NotImplemented:
+        return result
     hist = xp.zeros((n_samples, n_bins), dtype=xp.float64)
     if chunk_size is None:
         chunk_size = chunk_rows(n, per_row * 32)
@@ -496,6 +525,10 @@ def segment_residuals(X, offsets, labels, centers, weights=None, *, return_squar
     if weights is not None and weights.shape != labels.shape:
         raise ValueError(f"weights {tuple(weights.shape)} must match labels "
                          f"{tuple(labels.shape)}")
+    if (gpu := _gpu_kernels(xp)) is not None and (result := gpu.segment_residuals(
+            X, offsets, labels, centers, weights, return_squares=return_squares,
+            chunk_size=chunk_size)) is not NotImplemented:
+        return result
     dtype = xp.result_type(X.dtype, centers.dtype,
                            weights.dtype if weights is not None else X.dtype)
     centers = centers.astype(dtype, copy=False)
@@ -586,6 +619,10 @@ def cosine_topk(queries, database, k=10, *, normalize=True, chunk_size=None,
     _check_pair(queries, database, "database")
     if int(k) < 1:
         raise ValueError(f"k must be >= 1, got {k}")
+    if (gpu := _gpu_kernels(xp)) is not None and (result := gpu.cosine_topk(
+            queries, database, k, normalize=normalize, chunk_size=chunk_size,
+            block_size=block_size)) is not NotImplemented:
+        return result
     n_queries, d = queries.shape
     n_db = database.shape[0]
     k = min(int(k), n_db)

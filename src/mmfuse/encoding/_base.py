@@ -18,6 +18,7 @@ from mmfuse.backend import (
     asarray,
     assign_nearest,
     get_namespace,
+    kmeans_codebook,
     soft_assign,
     squared_norms,
     to_output,
@@ -110,7 +111,11 @@ class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
     codebook : {"auto", "kmeans", "minibatch"}
         ``"kmeans"``: :class:`sklearn.cluster.KMeans`; ``"minibatch"``:
         :class:`sklearn.cluster.MiniBatchKMeans`; ``"auto"`` picks
-        mini-batch when more than ``20_000`` descriptors are sampled.
+        mini-batch when more than ``20_000`` descriptors are sampled. On a
+        GPU (``mmfuse.config_context(device="gpu")``) ``"auto"`` and
+        ``"kmeans"`` run Lloyd's iterations there instead
+        (:func:`mmfuse.backend.kmeans_codebook`: the same k-means++ start and
+        stopping rule as ``KMeans``), and ``codebook_estimator_`` is None.
     max_descriptors : int
         Cap on descriptors used to learn the codebook, sampled uniformly
         without replacement with ``random_state``.
@@ -157,9 +162,15 @@ class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         """Learn the codewords from the sampled descriptors; return them."""
         self._check_enough(sample)
         kind = self.codebook
+        verbose = max(resolve_verbose(self.verbose) - 1, 0)
+        if kind != "minibatch" and get_namespace()[1] == "gpu":
+            # Lloyd on the GPU from KMeans's own k-means++ draws: the same codebook
+            centers, _, _ = kmeans_codebook(sample, self.n_words, random_state=seed,
+                                            verbose=verbose)
+            self.codebook_estimator_ = None
+            return np.ascontiguousarray(centers, dtype=np.float32)
         if kind == "auto":
             kind = "minibatch" if sample.shape[0] > self._MINIBATCH_THRESHOLD else "kmeans"
-        verbose = max(resolve_verbose(self.verbose) - 1, 0)
         if kind == "kmeans":
             km = KMeans(n_clusters=self.n_words, n_init=1, random_state=seed, verbose=verbose)
         else:

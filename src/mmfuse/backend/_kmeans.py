@@ -41,8 +41,8 @@ def _relocate_empty(X, centers, counts, residuals, labels, distances, xp):
     empty = to_numpy(xp.flatnonzero(counts == 0))
     if empty.size == 0:
         return {}
-    far = to_numpy(xp.argsort(-distances)[: empty.size])
-    old = to_numpy(labels[far])
+    far_on_device = xp.argsort(-distances)[: empty.size]
+    far, old = to_numpy(far_on_device), to_numpy(labels[far_on_device])
     forced = {}
     for new_id, point, old_id in zip(empty.tolist(), far.tolist(), old.tolist(), strict=True):
         residuals[old_id] -= X[point] - centers[old_id]

@@ -67,6 +67,20 @@ typedef float real_t;
 typedef long long i64;
 #define I64_MAX 0x7fffffffffffffffLL
 
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 600
+// float64 atomicAdd is native from compute capability 6.0; before, a CAS loop.
+__device__ double atomicAdd(double* address, const double value) {
+    unsigned long long* word = (unsigned long long*)address;
+    unsigned long long old = *word, assumed;
+    do {
+        assumed = old;
+        old = atomicCAS(word, assumed,
+                        __double_as_longlong(value + __longlong_as_double(assumed)));
+    } while (assumed != old);
+    return __longlong_as_double(old);
+}
+#endif
+
 // Sample of a row of a ragged (CSR) matrix: the last s with offsets[s] <= row,
 // i.e. searchsorted(offsets, row, side="right") - 1, empty samples skipped.
 __device__ __forceinline__ i64 mmfuse_segment_of(const i64* offsets, const i64 n_segments,
@@ -344,14 +358,15 @@ def _topk_rows(xp, scores, k, *, sign, col_scale=None, col_add=None, index_offse
     dtype = scores.dtype
     kcap = _kcap(k)
     threads = dict(_TOPK_BUILDS)[kcap]
-    dummy = _dummy(xp, dtype)
+    no_scale, no_add = _dummy(xp, dtype), _dummy(xp, dtype)
     if out is None:
         out = (xp.empty((n_rows, k), dtype=dtype), xp.empty((n_rows, k), dtype=np.int64))
-    prior_vals, prior_idx = prior if prior is not None else (dummy, xp.zeros(1, np.int64))
+    prior_vals, prior_idx = (prior if prior is not None
+                             else (_dummy(xp, dtype), xp.zeros(1, dtype=np.int64)))
     _launch("mmfuse_topk_rows", _grid(n_rows), threads, (
         scores, np.int64(n_rows), np.int64(n_cols), np.int64(scores.strides[0] // dtype.itemsize),
-        dummy if col_scale is None else col_scale, np.int32(col_scale is not None),
-        dummy if col_add is None else col_add, np.int32(col_add is not None),
+        no_scale if col_scale is None else col_scale, np.int32(col_scale is not None),
+        no_add if col_add is None else col_add, np.int32(col_add is not None),
         dtype.type(sign), np.int64(index_offset), np.int32(k),
         prior_vals, prior_idx, np.int32(prior is not None), out[0], out[1],
     ), double=dtype == np.float64, kcap=kcap)
@@ -378,18 +393,18 @@ def assign_nearest(X, centers, *, centers_sq=None, return_distances=True, chunk_
     chunk_size = int(max(1, min(chunk_size, n)))
     minus_two_ct = xp.ascontiguousarray((centers * -2).T)
     scores_buf = xp.empty((chunk_size, n_centers), dtype=dtype)
-    dummy = _dummy(xp, dtype)
+    no_row_add, no_distances = _dummy(xp, dtype), _dummy(xp, dtype)
     per_block = _ARGMIN_THREADS // 32
     for start in range(0, n, chunk_size):
         stop = min(start + chunk_size, n)
         block = X[start:stop].astype(dtype, copy=False)
         scores = scores_buf[: stop - start]
         xp.matmul(block, minus_two_ct, out=scores)
-        row_add = squared_norms(block) if return_distances else dummy
+        row_add = squared_norms(block) if return_distances else no_row_add
         _launch("mmfuse_argmin_rows", _grid(stop - start, per_block), _ARGMIN_THREADS, (
             scores, centers_sq, row_add, np.int64(stop - start), np.int64(n_centers),
             np.int32(return_distances), labels[start:stop],
-            distances[start:stop] if return_distances else dummy,
+            distances[start:stop] if return_distances else no_distances,
         ), double=double)
     return (labels, distances) if return_distances else labels
 

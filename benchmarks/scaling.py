@@ -123,6 +123,35 @@ def opencv_loop(files, gray_flag=False):
     return out
 
 
+def paired_overhead(files, sift, chunk: int, repeats: int) -> dict:
+    """Overhead measured in pairs: the OpenCV loop and SIFTExtractor on the same
+    chunk of files, back to back, many times; the median of the per-pair ratios.
+
+    A change of load between two adjacent runs of a few seconds is rarer than
+    over the minutes between whole-run repeats, so pairs cancel most of it.
+    """
+    wall, cpu = [], []
+    chunks = [files[i:i + chunk] for i in range(0, len(files), chunk)]
+    pair = 0
+    for _ in range(repeats):
+        for part in chunks:
+            spent = {}
+            # alternate which runs first, so neither always finds warmer caches
+            order = ("opencv", "mmfuse") if pair % 2 == 0 else ("mmfuse", "opencv")
+            for name in order:
+                fn = opencv_loop if name == "opencv" else sift.transform
+                start, cpu_start = time.perf_counter(), time.process_time()
+                fn(part)
+                spent[name] = (time.perf_counter() - start, time.process_time() - cpu_start)
+            wall.append(spent["mmfuse"][0] / spent["opencv"][0] - 1)
+            cpu.append(spent["mmfuse"][1] / spent["opencv"][1] - 1)
+            pair += 1
+    quartiles = lambda x: [round(q, 4) for q in statistics.quantiles(x, n=4)]  # noqa: E731
+    return {"chunk": chunk, "n_pairs": len(wall), "wall": wall, "cpu": cpu,
+            "median_wall": statistics.median(wall), "median_cpu": statistics.median(cpu),
+            "quartiles_wall": quartiles(wall), "quartiles_cpu": quartiles(cpu)}
+
+
 def run(args) -> dict:
     from distributed import Client, LocalCluster
     from sklearn.base import clone
@@ -200,7 +229,9 @@ def run(args) -> dict:
                   file=sys.stderr)
         client.close()
         cluster.close()
+        paired = paired_overhead(files, sift1, args.pair_chunk, args.repeats)
         n_keypoints = int(reference.values.shape[0])
+        mean_file_kb = statistics.mean(os.path.getsize(f) for f in files) / 1024
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     medians = {name: statistics.median(t) for name, t in times.items()}
@@ -210,10 +241,17 @@ def run(args) -> dict:
         "batch_size": args.batch_size, "shard_size": args.shard_size,
         "repeats": args.repeats, "times_s": times, "median_s": medians,
         "images_per_s": {name: args.n_images / m for name, m in medians.items()},
-        "overhead_vs_opencv": medians["mmfuse_sift_1"] / medians["opencv_loop"] - 1,
+        "overhead_vs_opencv_whole_runs": medians["mmfuse_sift_1"] / medians["opencv_loop"] - 1,
         "overhead_per_repeat": [a / b - 1 for a, b in zip(times["mmfuse_sift_1"],
                                                           times["opencv_loop"], strict=True)],
         "cpu_times_s": cpu_times,
+        "paired": paired,
+        # the headline figure: paired wall-clock ratios are the least disturbed by load
+        "overhead_vs_opencv": paired["median_wall"],
+        "overhead_target": 0.10,
+        "overhead_target_met": paired["median_wall"] <= 0.10,
+        "mean_file_kb": mean_file_kb,
+        "codes_kb_per_image": args.n_words * 4 / 1024,
         "overhead_vs_opencv_cpu": (statistics.median(cpu_times["mmfuse_sift_1"])
                                    / statistics.median(cpu_times["opencv_loop"]) - 1),
         "loadavg_before": load_before, "loadavg_after": [round(x, 2) for x in os.getloadavg()],
@@ -255,13 +293,57 @@ def to_markdown(result: dict, machine: dict) -> str:
                      f"| {base / m:.2f} |")
     lines.append("")
     per_repeat = ", ".join(f"{x:+.1%}" for x in result["overhead_per_repeat"])
-    lines.append(f"**Pipeline overhead** of `SIFTExtractor` (n_jobs=1) over the plain OpenCV "
-                 f"loop: **{result['overhead_vs_opencv']:+.1%}** (ratio of medians; target "
-                 f"<= 10%). Per repeat: {per_repeat}. In CPU time of the process "
-                 f"(less disturbed by the other tenants): "
-                 f"**{result['overhead_vs_opencv_cpu']:+.1%}**.")
+    paired = result["paired"]
+    pct = lambda xs: ", ".join(f"{x:+.1%}" for x in xs)  # noqa: E731
+    lines.append("## Pipeline overhead over plain OpenCV (target <= 10%)")
     lines.append("")
+    lines.append("`SIFTExtractor(mode=\"sparse\", n_jobs=1)` against the plain OpenCV loop, "
+                 "same files, same pixels, same descriptors (checked):")
+    lines.append("")
+    lines.append("| measure | overhead |")
+    lines.append("|---|---:|")
+    lines.append(f"| paired runs, {paired['n_pairs']} pairs of {paired['chunk']} files, "
+                 f"median of per-pair ratios, wall clock (quartiles "
+                 f"{pct(paired['quartiles_wall'])}) | **{paired['median_wall']:+.1%}** |")
+    lines.append(f"| paired runs, CPU time of the process (quartiles "
+                 f"{pct(paired['quartiles_cpu'])}) | **{paired['median_cpu']:+.1%}** |")
+    lines.append(f"| whole runs above, ratio of medians, wall clock (per repeat: {per_repeat}) "
+                 f"| {result['overhead_vs_opencv_whole_runs']:+.1%} |")
+    lines.append(f"| whole runs above, ratio of median CPU times "
+                 f"| {result['overhead_vs_opencv_cpu']:+.1%} |")
+    lines.append("")
+    lines.append(scaling_note(result))
     return "\n".join(lines) + "\n"
+
+
+def scaling_note(result: dict) -> str:
+    """How the measured per-image costs extrapolate to a real cluster."""
+    cpu_per_image = statistics.median(result["cpu_times_s"]["mmfuse_sift_1"]) / result["n_images"]
+    per_core = 1 / cpu_per_image
+    read_mb_s = 100 * per_core * result["mean_file_kb"] / 1024
+    return "\n".join([
+        "## How it would scale on a real cluster",
+        "",
+        f"One image costs {cpu_per_image * 1000:.0f} ms of CPU here (SIFTExtractor, "
+        f"{result['keypoints_per_image']:.0f} keypoints), so one core describes about "
+        f"{per_core:.0f} images/s and encoding adds little "
+        "(see the SIFT + BoW rows). Files are independent: a shard task receives a list of "
+        f"{result['shard_size']} paths and returns a record of a few hundred bytes, and its "
+        f"worker writes the codes itself ({result['codes_kb_per_image']:.0f} KiB per image for "
+        f"{result['n_words']} words). So throughput grows about linearly with worker cores "
+        "until shared resources saturate: at 100 cores the workers read about "
+        f"{read_mb_s:.0f} MB/s of images ({result['mean_file_kb']:.0f} KiB per JPEG here) "
+        "from the shared file system, and the scheduler sees about "
+        f"{100 * per_core / result['shard_size']:.0f} tasks/s (Dask schedules thousands per "
+        "second). Larger shards cut scheduling further at the price of more work redone "
+        "after a failure.",
+        "",
+        "On this 2-core machine shared with other engineers the 2-worker rows are not a "
+        "measure of scaling: with a load average far above 2 the extra process gains little "
+        "CPU, and starting/feeding workers costs some. Re-run on an idle machine for "
+        "scaling figures; the per-image CPU costs above are the robust part.",
+        "",
+    ])
 
 
 def main(argv=None):
@@ -274,6 +356,8 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--shard-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--pair-chunk", type=int, default=32,
+                        help="files per paired OpenCV / SIFTExtractor overhead measurement")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--no-save", action="store_true")

@@ -48,6 +48,8 @@ _FORMAT = "mmfuse-shards"
 _VERSION = 1
 #: Output kinds and the suffix of their shard files.
 _SUFFIX = {"descriptors": ".npz", "dense": ".npy", "sparse": ".npz"}
+#: Seconds between rewrites of the manifest during a run (and once at its end).
+_MANIFEST_INTERVAL = 1.0
 #: Parameters that change how a transformer runs, never what it outputs.
 _RUN_ONLY_PARAMS = ("n_jobs", "verbose", "batch_size")
 
@@ -272,9 +274,10 @@ def extract_to_shards(files, transformer, out_dir, *, shard_size=256, on_error="
     -----
     A worker that dies mid-shard loses only that shard (Dask re-runs it
     elsewhere; with a local pool joblib raises and a re-run resumes). The
-    manifest is rewritten after every finished shard, so a crash of the
-    calling process loses at most the shards in flight. Two runs must not
-    write to the same directory at the same time.
+    manifest is rewritten at most once a second and when the run ends or
+    raises, so even a killed calling process loses only the shards of its
+    last second and those in flight. Two runs must not write to the same
+    directory at the same time.
 
     Examples
     --------
@@ -322,11 +325,13 @@ def extract_to_shards(files, transformer, out_dir, *, shard_size=256, on_error="
     manifest.write()
 
     worker_transformer = _raising_copy(transformer)
-    pending = manifest.pending
+    # Progress is shown here, once, not by every shard's transformer.
+    worker_config = {**get_config(), "verbose": 0}
     tasks = Parallel(n_jobs=n_jobs, batch_size=1, return_as="generator_unordered")(
         delayed(_run_shard)(worker_transformer, files[start:stop], index, start,
-                            out_dir / f"shard-{index:06d}", on_error, get_config())
-        for index in pending for start, stop in [manifest.bounds(index)])
+                            out_dir / f"shard-{index:06d}", on_error, worker_config)
+        for index in manifest.pending for start, stop in [manifest.bounds(index)])
+    unwritten, last_write = 0, time.monotonic()
     try:
         with tqdm(total=manifest.n_files, initial=manifest.n_done_files, unit="file",
                   desc="extract_to_shards", disable=resolve_verbose(verbose) < 1) as bar:
@@ -335,9 +340,15 @@ def extract_to_shards(files, transformer, out_dir, *, shard_size=256, on_error="
                 manifest.kind = record.pop("kind")
                 manifest.n_features = record.pop("n_features")
                 manifest.shards[record["index"]] = record
-                manifest.write()
+                unwritten += 1
+                # At most once a second: thousands of shards, a growing manifest.
+                if time.monotonic() - last_write >= _MANIFEST_INTERVAL:
+                    manifest.write()
+                    unwritten, last_write = 0, time.monotonic()
                 bar.update(record["stop"] - record["start"])
     finally:
+        if unwritten:  # also when a shard raised: what finished is kept
+            manifest.write()
         # Raising early abandons the shards in flight on purpose.
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*input task iterator")

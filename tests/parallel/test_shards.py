@@ -85,6 +85,18 @@ def test_encoded_and_sparse_shards_equal_transform(image_files, tmp_path):
     assert_same_output(loaded, vectorizer.transform(texts), rtol=0, atol=0)
 
 
+def test_a_dask_bag_of_paths_is_accepted(image_files, tmp_path):
+    dask_bag = pytest.importorskip("dask.bag")
+    import dask
+
+    sift = clone(SIFT).fit([])
+    with dask.config.set(scheduler="sync"):
+        manifest = extract_to_shards(dask_bag.from_sequence(image_files[:7], npartitions=3),
+                                     sift, tmp_path, shard_size=3)
+    assert manifest.n_files == 7
+    assert_descriptor_sets_equal(load_shards(tmp_path), sift.transform(image_files[:7]))
+
+
 def test_n_jobs_does_not_change_shards(image_files, tmp_path):
     sift = clone(SIFT).fit([])
     extract_to_shards(image_files, sift, tmp_path / "serial", shard_size=6)

@@ -1,14 +1,17 @@
 """Run the CUDA source of mmfuse's GPU kernels on the CPU, for tests without a GPU.
 
 The kernel source (``mmfuse.backend._cupy_kernels.KERNEL_SOURCE``) is
-compiled with g++ (C++20) against a small shim: every CUDA thread of a block
-is an OS thread, ``__syncthreads`` is a ``std::barrier`` over the block, warp
-shuffles exchange through a per-warp buffer between two barriers over the
-warp, ``atomicAdd`` is ``std::atomic_ref::fetch_add`` and ``__shared__``
-variables are function statics (blocks run one after another). Threads that
-return leave their barriers (``arrive_and_drop``), as exited GPU threads do.
-Warps are not lock-step here: a kernel relying on implicit warp
-synchronisation would fail, which is what we want to catch.
+compiled with g++ against a small shim. Every CUDA thread of a block is a
+fiber (``ucontext``) on one OS thread: a scheduler resumes the live threads in
+turn, each running until it waits at a barrier or returns. ``__syncthreads``
+and the warp barriers are counting barriers (a thread that returns leaves
+them, as an exited GPU thread does), warp shuffles exchange through a
+per-warp buffer between two warp barriers, ``__shared__`` variables are
+function statics (blocks run one after another). Nothing spins and one core
+is used. Warps are not lock-step here, so a kernel that relies on implicit
+warp synchronisation, or reads shared memory another thread has not written
+yet for lack of a barrier, computes wrong results; a barrier that some
+threads never reach is reported as a deadlock.
 
 :class:`EmulatedLauncher` replaces ``_cupy_kernels._launch`` and checks every
 argument against the kernel's C signature, the way the real launch would
@@ -34,20 +37,42 @@ import numpy as np
 
 SHIM = r"""
 #include <atomic>
-#include <barrier>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <memory>
-#include <thread>
+#include <functional>
+#include <ucontext.h>
 #include <vector>
 
 struct mm_dim3 { unsigned x = 1, y = 1, z = 1; };
-static thread_local mm_dim3 threadIdx, blockIdx;
-static mm_dim3 blockDim, gridDim;
-static thread_local std::barrier<>* mm_block_barrier = nullptr;
-static thread_local std::barrier<>* const* mm_warp_barriers = nullptr;
-static unsigned long long mm_warp_slots[64][32];
+static mm_dim3 threadIdx, blockIdx, blockDim, gridDim;
+
+// Cooperative CUDA threads: every thread of a block is a fiber (ucontext) on
+// the calling OS thread; a fiber runs until it waits at a barrier or ends.
+struct mm_barrier { unsigned expected = 0, arrived = 0; unsigned long long generation = 0; };
+static mm_barrier mm_block_barrier;
+static mm_barrier mm_warp_barriers[32];
+static unsigned long long mm_warp_slots[32][32];
+static ucontext_t mm_scheduler;
+static std::vector<ucontext_t> mm_contexts;
+static std::vector<std::vector<char>> mm_stacks;
+static std::vector<char> mm_done;
+static unsigned mm_current = 0;
+static unsigned long long mm_progress = 0;
+static int mm_deadlock = 0;
+static std::function<void()> mm_body;
+
+static inline void mm_yield() { swapcontext(&mm_contexts[mm_current], &mm_scheduler); }
+static inline void mm_wait(mm_barrier& b) {
+    const unsigned long long generation = b.generation;
+    ++mm_progress;
+    if (++b.arrived == b.expected) { b.arrived = 0; ++b.generation; return; }
+    while (b.generation == generation) mm_yield();
+}
+static inline void mm_drop(mm_barrier& b) {  // an exited thread no longer counts
+    --b.expected;
+    if (b.expected > 0 && b.arrived == b.expected) { b.arrived = 0; ++b.generation; }
+}
 
 #define __global__
 #define __device__
@@ -55,61 +80,73 @@ static unsigned long long mm_warp_slots[64][32];
 #define __restrict__ __restrict
 #define __shared__ static
 
-inline void __syncthreads() { mm_block_barrier->arrive_and_wait(); }
-inline void __syncwarp(unsigned = 0xffffffffu) {
-    mm_warp_barriers[threadIdx.x / 32]->arrive_and_wait();
-}
+inline void __syncthreads() { mm_wait(mm_block_barrier); }
+inline void __syncwarp(unsigned = 0xffffffffu) { mm_wait(mm_warp_barriers[threadIdx.x / 32]); }
 template <class T> inline T __shfl_xor_sync(unsigned, T value, int lane_mask, int = 32) {
     static_assert(sizeof(T) <= 8, "shuffle of at most 8 bytes");
     const unsigned warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     std::memcpy(&mm_warp_slots[warp][lane], &value, sizeof(T));
-    mm_warp_barriers[warp]->arrive_and_wait();
+    mm_wait(mm_warp_barriers[warp]);
     T out;
     std::memcpy(&out, &mm_warp_slots[warp][lane ^ lane_mask], sizeof(T));
-    mm_warp_barriers[warp]->arrive_and_wait();
+    mm_wait(mm_warp_barriers[warp]);
     return out;
 }
-inline float atomicAdd(float* p, float v) { return std::atomic_ref<float>(*p).fetch_add(v); }
-inline double atomicAdd(double* p, double v) { return std::atomic_ref<double>(*p).fetch_add(v); }
+inline float atomicAdd(float* p, float v) { float old = *p; *p = old + v; return old; }
+inline double atomicAdd(double* p, double v) { double old = *p; *p = old + v; return old; }
 inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
 inline double __longlong_as_double(long long i) { double f; std::memcpy(&f, &i, 8); return f; }
 
-// One OS thread per CUDA thread of a block; the same threads run the blocks
-// one after another (all of a block finishes before the next starts, since
-// __shared__ variables are statics). Each block has fresh barriers, which a
-// thread leaves when it returns from the kernel.
+static void mm_entry() {
+    mm_body();
+    mm_drop(mm_warp_barriers[threadIdx.x / 32]);
+    mm_drop(mm_block_barrier);
+    ++mm_progress;
+    mm_done[mm_current] = 1;
+    swapcontext(&mm_contexts[mm_current], &mm_scheduler);  // never resumed
+}
+
+// Blocks run one after another; within a block the scheduler resumes every
+// live thread in turn. A round in which no thread arrives at a barrier or
+// ends is a deadlock (a barrier some threads never reach): the launch stops
+// and emu_deadlock() reports it.
 template <class F> void mm_launch(unsigned grid, unsigned block, F body) {
     gridDim = {grid, 1, 1};
     blockDim = {block, 1, 1};
-    const unsigned n_warps = (block + 31) / 32;
-    std::vector<std::unique_ptr<std::barrier<>>> owned;
-    std::vector<std::barrier<>*> block_barriers, warp_barriers;
-    for (unsigned b = 0; b < grid; ++b) {
-        owned.emplace_back(new std::barrier<>(block));
-        block_barriers.push_back(owned.back().get());
-        for (unsigned w = 0; w < n_warps; ++w) {
-            owned.emplace_back(new std::barrier<>(block - 32 * w < 32 ? block - 32 * w : 32));
-            warp_barriers.push_back(owned.back().get());
+    mm_body = body;
+    mm_contexts.resize(block);
+    mm_stacks.resize(block);
+    mm_done.assign(block, 0);
+    for (unsigned b = 0; b < grid && !mm_deadlock; ++b) {
+        blockIdx = {b, 1, 1};
+        mm_block_barrier = {block, 0, 0};
+        for (unsigned w = 0; w * 32 < block; ++w)
+            mm_warp_barriers[w] = {block - 32 * w < 32 ? block - 32 * w : 32, 0, 0};
+        for (unsigned t = 0; t < block; ++t) {
+            mm_stacks[t].resize(1 << 16);
+            getcontext(&mm_contexts[t]);
+            mm_contexts[t].uc_stack.ss_sp = mm_stacks[t].data();
+            mm_contexts[t].uc_stack.ss_size = mm_stacks[t].size();
+            mm_contexts[t].uc_link = nullptr;
+            makecontext(&mm_contexts[t], mm_entry, 0);
+            mm_done[t] = 0;
+        }
+        unsigned live = block;
+        while (live > 0) {
+            const unsigned long long before = mm_progress;
+            for (unsigned t = 0; t < block; ++t) {
+                if (mm_done[t]) continue;
+                mm_current = t;
+                threadIdx = {t, 1, 1};
+                swapcontext(&mm_scheduler, &mm_contexts[t]);
+                if (mm_done[t]) --live;
+            }
+            if (live > 0 && mm_progress == before) { mm_deadlock = 1; break; }
         }
     }
-    std::barrier<> between_blocks(block);
-    std::vector<std::thread> threads;
-    for (unsigned t = 0; t < block; ++t) {
-        threads.emplace_back([&, t] {
-            threadIdx = {t, 1, 1};
-            for (unsigned b = 0; b < grid; ++b) {
-                blockIdx = {b, 1, 1};
-                mm_block_barrier = block_barriers[b];
-                mm_warp_barriers = warp_barriers.data() + b * n_warps;
-                body();
-                mm_warp_barriers[t / 32]->arrive_and_drop();
-                mm_block_barrier->arrive_and_drop();
-                between_blocks.arrive_and_wait();
-            }
-        });
-    }
-    for (auto& thread : threads) thread.join();
 }
+
+extern "C" int emu_deadlock() { const int d = mm_deadlock; mm_deadlock = 0; return d; }
 """
 
 _C_TYPES = {
@@ -123,12 +160,12 @@ _GUARD = 256
 
 
 def compiler_available() -> bool:
-    """Whether g++ with C++20 ``<barrier>`` is present."""
+    """Whether g++ with ``ucontext.h`` is present."""
     gxx = shutil.which("g++")
     if gxx is None:
         return False
-    probe = "#include <barrier>\nint main() { std::barrier<> b(1); b.arrive_and_wait(); }\n"
-    result = subprocess.run([gxx, "-std=c++20", "-x", "c++", "-fsyntax-only", "-"],
+    probe = "#include <ucontext.h>\nint main() { ucontext_t c; return getcontext(&c); }\n"
+    result = subprocess.run([gxx, "-std=c++17", "-x", "c++", "-fsyntax-only", "-"],
                             input=probe, capture_output=True, text=True)
     return result.returncode == 0
 
@@ -220,7 +257,7 @@ class EmulatedLauncher:
             with tempfile.TemporaryDirectory(dir=self.build_dir) as tmp:
                 src_path = Path(tmp) / "kernels.cpp"
                 src_path.write_text(code)
-                cmd = ["g++", "-std=c++20", "-O1", "-shared", "-fPIC", "-pthread", "-w",
+                cmd = ["g++", "-std=c++17", "-O1", "-shared", "-fPIC", "-w",
                        str(src_path), "-o", str(Path(tmp) / "kernels.so")]
                 result = subprocess.run(cmd, capture_output=True, text=True)
                 if result.returncode != 0:
@@ -268,6 +305,8 @@ class EmulatedLauncher:
         function.restype = None
         self.launches.append((name, int(grid), int(block)))
         function(ctypes.c_uint(int(grid)), ctypes.c_uint(int(block)), *c_args)
+        if lib.emu_deadlock():
+            raise AssertionError(f"{name}: deadlock, a barrier that some threads never reach")
         for start, nbytes, guarded, is_const, pname in buffers:
             if (guarded[:_GUARD] != 0xFF).any() or (guarded[_GUARD + nbytes:] != 0xFF).any():
                 raise AssertionError(f"{name}({pname}): write outside the array")

@@ -20,7 +20,7 @@ from _cuda_emulator import EmulatedLauncher, compiler_available
 from scipy.spatial.distance import cdist
 
 pytestmark = pytest.mark.skipif(not compiler_available(),
-                                reason="needs g++ with C++20 <barrier> for the CUDA emulation")
+                                reason="needs g++ (with ucontext.h) for the CUDA emulation")
 
 
 @pytest.fixture(scope="module")

@@ -156,8 +156,9 @@ __device__ __forceinline__ void mmfuse_insert(real_t* vals, i64* idx, int& n, co
 
 // Per row of a score block, the k largest values of
 //     sign * (scores[r, c] * col_scale[c] + col_add[c])      (scale, add optional)
-// merged with a previous top-k of the row (prior_*), best first, ties to the
-// lower index; columns are reported as c + index_offset. One thread block per
+// merged with a previous top-k of the row (prior_*, sorted best first, as this
+// kernel writes it), best first, ties to the lower index; columns are reported
+// as c + index_offset. One thread block per
 // row (grid-stride over rows): each thread keeps a sorted list of its strided
 // columns, then the lists are merged pairwise in shared memory. k <= KCAP and
 // blockDim.x <= TOPK_THREADS.
@@ -177,12 +178,22 @@ extern "C" __global__ void mmfuse_topk_rows(
     const int t = threadIdx.x;
     for (i64 row = blockIdx.x; row < n_rows; row += gridDim.x) {
         const real_t* s = scores + row * row_stride;
+        // The prior's k-th entry bounds what can still enter the row's top k:
+        // one comparison rejects almost every score of later database blocks.
+        real_t floor_val = -REAL_INF;
+        i64 floor_idx = I64_MAX;
+        if (use_prior) {
+            floor_val = prior_vals[row * k + k - 1];
+            floor_idx = prior_idx[row * k + k - 1];
+        }
         int n = 0;
         for (i64 c = t; c < n_cols; c += blockDim.x) {
             real_t v = s[c];
             if (use_scale) v *= col_scale[c];
             if (use_add) v += col_add[c];
-            mmfuse_insert(vals, idx, n, k, sign * v, c + index_offset);
+            v *= sign;
+            if (!mmfuse_better(v, c + index_offset, floor_val, floor_idx)) continue;
+            mmfuse_insert(vals, idx, n, k, v, c + index_offset);
         }
         if (use_prior) {
             for (int j = t; j < k; j += blockDim.x) {

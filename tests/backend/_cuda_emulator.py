@@ -198,6 +198,35 @@ def _span(arr: np.ndarray):
     return arr.ctypes.data + lo, hi - lo + arr.itemsize
 
 
+def build_tag(double: bool, kcap: int) -> str:
+    """Prefix of one build's kernels in :func:`all_builds_source`."""
+    return f"{'d' if double else 'f'}{kcap}"
+
+
+def all_builds_source(source: str, extra=lambda tag: ()) -> str:
+    """Every build (precision x top-k capacity) of ``source`` in one unit.
+
+    Each build sits in a namespace of its own with its macros defined around
+    it and its kernels renamed ``<tag>_mmfuse_*``, so one compiler run checks
+    them all (``extra(tag)`` adds code inside each namespace).
+    """
+    from mmfuse.backend._cupy_kernels import _TOPK_BUILDS, compile_options
+
+    macros = set(re.findall(r"#define (\w+)", source))
+    parts = []
+    for double in (False, True):
+        for kcap, _ in _TOPK_BUILDS:
+            tag = build_tag(double, kcap)
+            defines = []
+            for option in compile_options(double, kcap):
+                name, _, value = option[2:].partition("=")
+                defines.append(f"#define {name} {value}".rstrip())
+                macros.add(name)
+            parts += [f"namespace {tag} {{", *defines, source.replace("mmfuse_", f"{tag}_mmfuse_"),
+                      *extra(tag), *(f"#undef {m}" for m in sorted(macros)), "}"]
+    return "\n".join(parts)
+
+
 class EmulatedLauncher:
     """Drop-in for ``_cupy_kernels._launch`` that runs the kernels on the CPU."""
 
@@ -210,42 +239,23 @@ class EmulatedLauncher:
         self._lib = None
         self.launches = []  # (name, grid, block) of every launch, for tests
 
-    @staticmethod
-    def _tag(double: bool, kcap: int) -> str:
-        return f"{'d' if double else 'f'}{kcap}"
+    _tag = staticmethod(lambda double, kcap: build_tag(double, kcap))
 
     def _build_code(self) -> str:
-        """Every build (precision x top-k capacity) of the source in one unit.
+        """Every build of the source plus its launch wrappers, in one unit."""
+        def wrappers(tag):
+            out = []
+            for name, params in self.kernels.items():
+                decl = ", ".join(f"{'const ' if const else ''}{ctype}{'*' if ptr else ''} "
+                                 f"{pname}" for ctype, ptr, const, pname in params)
+                call = ", ".join(pname for *_, pname in params)
+                out.append(
+                    f'extern "C" void emu_{tag}_{name}(unsigned grid, unsigned block, '
+                    f"{decl}) {{\n    mm_launch(grid, block, [&] {{ {tag}_{name}({call}); }});"
+                    "\n}\n")
+            return out
 
-        Each build sits in its own namespace with its macros defined around
-        it and its kernels renamed ``<tag>_mmfuse_*``; one g++ run then
-        compiles them all (the C++ headers are parsed once).
-        """
-        from mmfuse.backend._cupy_kernels import _TOPK_BUILDS, compile_options
-
-        macros = set(re.findall(r"#define (\w+)", self.source))
-        parts = [SHIM]
-        for double in (False, True):
-            for kcap, _ in _TOPK_BUILDS:
-                tag = self._tag(double, kcap)
-                defines = []
-                for option in compile_options(double, kcap):
-                    name, _, value = option[2:].partition("=")
-                    defines.append(f"#define {name} {value}".rstrip())
-                    macros.add(name)
-                wrappers = []
-                for name, params in self.kernels.items():
-                    decl = ", ".join(f"{'const ' if const else ''}{ctype}{'*' if ptr else ''} "
-                                     f"{pname}" for ctype, ptr, const, pname in params)
-                    call = ", ".join(pname for *_, pname in params)
-                    wrappers.append(
-                        f'extern "C" void emu_{tag}_{name}(unsigned grid, unsigned block, '
-                        f"{decl}) {{\n    mm_launch(grid, block, [&] {{ {tag}_{name}({call}); }});"
-                        "\n}\n")
-                parts += [f"namespace {tag} {{", *defines,
-                          self.source.replace("mmfuse_", f"{tag}_mmfuse_"), *wrappers,
-                          *(f"#undef {m}" for m in sorted(macros)), "}"]
-        return "\n".join(parts)
+        return SHIM + "\n" + all_builds_source(self.source, wrappers)
 
     def _library(self):
         if self._lib is not None:

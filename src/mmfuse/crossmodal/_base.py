@@ -12,7 +12,6 @@ retrieval system needs, since a query comes from one modality only.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
@@ -201,7 +200,3 @@ class TwoViewTransformerMixin(TransformerMixin):
 
 class TwoViewEstimator(TwoViewTransformerMixin, BaseEstimator):
     """Base class: a scikit-learn estimator over two paired views."""
-
-
-def is_sparse(X) -> bool:
-    return sp.issparse(X)

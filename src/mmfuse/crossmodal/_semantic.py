@@ -155,11 +155,6 @@ class SemanticMatching(TwoViewEstimator):
         check_is_fitted(self)
         return np.asarray([f"proba_{c}" for c in self.classes_], dtype=object)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        return tags
-
 
 class SemanticCorrelationMatching(TwoViewTransformerMixin, BaseEstimator):
     """Semantic matching on top of a correlation space (SCM).

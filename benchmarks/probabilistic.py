@@ -14,8 +14,11 @@ Models, all fitted on complete training data:
   logistic regression predicts, out-of-fold while fitting) with a naive-Bayes,
   a tree-augmented (TAN) and a learned (BIC hill climbing, class a root;
   alone, and keeping the naive-Bayes edges class -> modality so that only
-  edges between modalities are learned) structure; and unsupervised
-  ``"kmeans"`` states (16 per modality) with naive Bayes.
+  edges between modalities are learned) structure; unsupervised
+  ``"kmeans"`` states (16 per modality) with naive Bayes; and naive Bayes
+  over k-means clusters (30 per modality) of each modality's out-of-fold
+  class probabilities (``ProbabilityTransformer``), states that keep how
+  confident the modality's classifier was, not only its answer.
 - ``LateFusionClassifier`` (mean and product rules) and ``EarlyFusion`` +
   logistic regression (missing blocks zero-filled, presence indicators), as
   in ``benchmarks/fusion.py``, and each modality alone for reference.
@@ -53,11 +56,17 @@ from sklearn.pipeline import Pipeline
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fusion import DATASETS, machine_info  # the same datasets and features as fusion.py
 
-from mmfuse.fusion import BlockNormalizer, EarlyFusion, LateFusionClassifier
+from mmfuse.fusion import (
+    BlockNormalizer,
+    EarlyFusion,
+    LateFusionClassifier,
+    ProbabilityTransformer,
+)
 from mmfuse.probabilistic import ModalityDiscretizer, MultimodalBayesNet
 
 RESULTS = Path(__file__).resolve().parent / "results"
 KMEANS_STATES = 16
+PROBA_STATES = 30
 
 
 def _leaf(C):
@@ -73,6 +82,12 @@ def build_models(modalities, blocks, C, seed) -> dict:
                                    n_states=KMEANS_STATES, random_state=seed)
         return MultimodalBayesNet(structure, discretizer=disc, class_name="class", **kwargs)
 
+    # States that keep the classifier's confidence: k-means clusters of each modality's
+    # out-of-fold class probabilities (ProbabilityTransformer cross-fits in fit_transform).
+    proba_states = ModalityDiscretizer(
+        [(m, ProbabilityTransformer(_leaf(C), cv=5), blocks[m]) for m in modalities],
+        method="kmeans", n_states=PROBA_STATES, random_state=seed)
+
     models = {f"only {m}": Pipeline([("fusion", EarlyFusion([(m, "passthrough", blocks[m])])),
                                      ("clf", LogisticRegression(C=C, max_iter=3000))])
               for m in modalities}
@@ -83,6 +98,8 @@ def build_models(modalities, blocks, C, seed) -> dict:
         "learn", "supervised", white_list=[("class", m) for m in modalities])
     models[f"BN naive Bayes, k-means states ({KMEANS_STATES})"] = bayes_net("naive_bayes",
                                                                            "kmeans")
+    models[f"BN naive Bayes, k-means of class probabilities ({PROBA_STATES})"] = \
+        MultimodalBayesNet("naive_bayes", discretizer=proba_states, class_name="class")
     late = [(m, _leaf(C), blocks[m]) for m in modalities]
     models["late mean"] = LateFusionClassifier(late, combine="mean")
     models["late product"] = LateFusionClassifier(late, combine="product")

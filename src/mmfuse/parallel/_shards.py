@@ -601,8 +601,7 @@ def _atomic_write(path: Path, write) -> None:
 def _as_file_list(files) -> list:
     if hasattr(files, "__dask_graph__"):
         files = files.compute()
-    if isinstance(files, (str, bytes)) or not hasattr(files, "__len__") and not hasattr(
-            files, "__iter__"):
+    if isinstance(files, (str, bytes)) or not hasattr(files, "__iter__"):
         raise TypeError(f"files must be a sequence of media cells, got {type(files).__name__}")
     return [os.fspath(f) if isinstance(f, os.PathLike) else f for f in files]
 

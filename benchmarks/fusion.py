@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
@@ -102,6 +103,9 @@ class Dataset:
     tree: object = None
     setup_seconds: dict = field(default_factory=dict)
     cascade_order: list | None = None  # None: by the first fold's measured costs
+    raw: object = None  # DataFrame of raw media, one column per modality (deep baselines)
+    target_names: list | None = None
+    is_test: object = None  # the dataset's official test rows, where it has a split
 
 
 def _timed(fn, *args):
@@ -151,6 +155,7 @@ def shapes_dataset(args) -> Dataset:
         y=data.target, modalities=["image", "text", "audio"], featurize=featurize,
         kernels=KERNELS["shapes"],
         tree=({"fusion": "early", "children": ["image", "text"]}, "audio"),
+        raw=frame[["image", "text", "audio"]].copy(), target_names=list(data.target_names),
         setup_seconds={"make_shapes": gen_s, "sift (all samples)": sift_s,
                        "mfcc (all samples)": mfcc_s})
 
@@ -184,7 +189,9 @@ def av_digits_dataset(args) -> Dataset:
                      "per fold); audio = MFCC mean/std summary (13 coefficients + deltas, "
                      "standardised per fold)."),
         y=data.target, modalities=["image", "audio"], featurize=featurize,
-        kernels=KERNELS["av_digits"], setup_seconds={"load_av_digits": load_s,
+        kernels=KERNELS["av_digits"], raw=data.frame[["image", "audio"]].copy(),
+        target_names=list(data.target_names), is_test=np.asarray(data.is_test),
+        setup_seconds={"load_av_digits": load_s,
                                                                  "mfcc (all samples)": mfcc_s})
 
 
@@ -215,6 +222,8 @@ def wikipedia_dataset(args) -> Dataset:
                      "article texts (fitted per fold, min_df=2, 5,000 terms)."),
         y=data.target, modalities=["image", "text"], featurize=featurize,
         kernels=KERNELS["wikipedia"], setup_seconds={"load_wikipedia": load_s},
+        raw=pd.DataFrame({"image": list(images), "text": texts.to_numpy(dtype=object)}),
+        target_names=list(data.target_names), is_test=np.asarray(data.split == "test"),
         cascade_order=["text", "image"])
 
 

@@ -1,0 +1,1 @@
+"""mmfuse benchmark scripts, suites and deep baselines (run from the repository root)."""

@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from benchmarks.baselines._inputs import KINDS, make_featurizer
+from benchmarks.baselines._inputs import KINDS, fit_on_rows, make_featurizer
 from benchmarks.baselines._modules import FusionNet, make_encoder
 from benchmarks.baselines._training import (
     PREDICT_BATCH,
@@ -59,7 +59,9 @@ class DeepFusionClassifier(ClassifierMixin, BaseEstimator):
     fusion : {"early", "late"}, default="early"
         ``"early"``: concatenate the encoders' features -> ReLU layer of
         ``hidden`` units -> logits. ``"late"``: a linear head per encoder,
-        logits averaged; the loss is the cross-entropy of the average.
+        each trained on its own cross-entropy (independent unimodal
+        classifiers, trained in one loop), logits averaged at prediction;
+        early stopping watches the averaged model's validation loss.
     hidden : int, default=128
         Width of the hidden layers (MLP head, GRU states, conv-net outputs).
     epochs : int, default=30
@@ -236,7 +238,7 @@ class DeepFusionClassifier(ClassifierMixin, BaseEstimator):
                 str(c), self.encoders[c], sample_rate=self.sample_rate, n_mels=self.n_mels,
                 max_len=self.max_len, max_vocab=self.max_vocab, device=self.device_,
                 verbose=verbose)
-            self.featurizers_[c] = featurizer.fit([cells[i] for i in train_index])
+            self.featurizers_[c] = fit_on_rows(featurizer, cells, train_index)
         prepared = {c: self.featurizers_[c].transform(cells) for c, cells in columns.items()}
         targets = torch.from_numpy(y_index.astype(np.int64)).to(self.device_)
 
@@ -248,7 +250,14 @@ class DeepFusionClassifier(ClassifierMixin, BaseEstimator):
             loss_fn = torch.nn.CrossEntropyLoss()
 
             def batch_loss(index):
-                return loss_fn(self._forward(prepared, index), targets[index])
+                if self.fusion == "early":
+                    return loss_fn(self._forward(prepared, index), targets[index])
+                # Late: each head learns on its own rows, as an independent classifier.
+                batches = {str(c): b for c, b in self._batches(prepared, index).items()}
+                losses = [loss_fn(logits[present], targets[index][present])
+                          for logits, present in self.model_.modality_logits(batches).values()
+                          if bool(present.any())]
+                return torch.stack(losses).sum()
 
             def validate():
                 if val_index.size == 0:

@@ -365,6 +365,16 @@ class SentenceFeaturizer(_Featurizer):
         return Prepared({"x": x}, present)
 
 
+def fit_on_rows(featurizer, cells, rows):
+    """Fit ``featurizer`` on ``cells[rows]``; a bad cell's error names its row in ``cells``."""
+    try:
+        return featurizer.fit([cells[i] for i in rows])
+    except MediaError as exc:
+        if exc.sample is None:
+            raise
+        raise exc.at(sample=int(rows[exc.sample])) from None
+
+
 def make_featurizer(modality, kind, *, sample_rate=8000, n_mels=40, max_len=400,
                     max_vocab=20000, device="cpu", verbose=0):
     """The featurizer for an encoder ``kind`` (one of :data:`KINDS`)."""

@@ -168,7 +168,12 @@ def make_encoder(kind, featurizer, hidden):
 
 class FusionNet(nn.Module):
     """Encoders per modality, fused early (concatenate -> MLP head) or late (one linear head
-    per modality, logits averaged over the present modalities)."""
+    per modality, logits averaged over the present modalities).
+
+    :meth:`modality_logits` gives the late heads' logits one by one: late fusion is
+    trained on the sum of the per-modality cross-entropies, i.e. as independent
+    unimodal classifiers whose logits are averaged at prediction time.
+    """
 
     def __init__(self, encoders, fusion, hidden, n_classes):
         super().__init__()
@@ -190,11 +195,16 @@ class FusionNet(nn.Module):
                 features.append(encoder(batches[name]) * present.to(torch.float32))
             return self.head(torch.cat(features, dim=1))
         total, count = 0.0, 0.0
-        for name, encoder in self.encoders.items():
-            present = batches[name]["present"].to(torch.float32).unsqueeze(1)
-            total = total + self.heads[name](encoder(batches[name])) * present
+        for logits, present in self.modality_logits(batches).values():
+            present = present.to(torch.float32).unsqueeze(1)
+            total = total + logits * present
             count = count + present
         return total / count.clamp(min=1.0)
+
+    def modality_logits(self, batches):
+        """{modality: (logits, present mask)} of the late heads."""
+        return {name: (self.heads[name](encoder(batches[name])), batches[name]["present"])
+                for name, encoder in self.encoders.items()}
 
 
 class Tower(nn.Module):

@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from benchmarks.baselines._inputs import KINDS, make_featurizer
+from benchmarks.baselines._inputs import KINDS, fit_on_rows, make_featurizer
 from benchmarks.baselines._modules import Tower, TwoTowerNet, hinge_rank_loss, make_encoder
 from benchmarks.baselines._training import (
     PREDICT_BATCH,
@@ -193,8 +193,8 @@ class TwoTowerRetriever(BaseEstimator):
                                                   stratify=labels)
         verbose = resolve_verbose(self.verbose)
         self.featurizers_ = {
-            "x": self._featurizer("x", self.x_encoder, verbose).fit([xs[i] for i in train_index]),
-            "y": self._featurizer("y", self.y_encoder, verbose).fit([ys[i] for i in train_index])}
+            "x": fit_on_rows(self._featurizer("x", self.x_encoder, verbose), xs, train_index),
+            "y": fit_on_rows(self._featurizer("y", self.y_encoder, verbose), ys, train_index)}
         prepared = {"x": self.featurizers_["x"].transform(xs),
                     "y": self.featurizers_["y"].transform(ys)}
         for view, block in prepared.items():

@@ -100,22 +100,62 @@ def run_suite(suite: str, config, *, seeds, out: Path | None, plots=True, verbos
     if out is not None and tasks:
         config_dict = {"suite": suite, "seeds": list(seeds), "command": command,
                        **{k: v for k, v in vars(config).items() if k != "extra"}}
-        markdown = harness.to_markdown(suite, tasks, summary, machine, config_dict)
         stem = result_stem(suite, config)
         payload = {"suite": suite, "config": config_dict, "machine": machine,
                    "loadavg_after": list(os.getloadavg()),
                    "tasks": [{"name": t.name, "kind": t.kind, "description": t.description,
                               "split": t.split_note, "setup_seconds": t.setup_seconds,
-                              "target_names": [str(n) for n in (t.target_names or [])]}
+                              "target_names": [str(n) for n in (t.target_names or [])],
+                              "run": {"config": config_dict, "machine": machine}}
                              for t in tasks],
-                   "summary": summary.to_dict(orient="records"), "records": records,
-                   "skipped": skipped}
+                   "records": records, "skipped": skipped}
+        if config.tasks:  # a run of some tasks keeps the other tasks of the suite's file
+            payload = merge_previous(out / f"{stem}.json", payload)
+        records = payload["records"]
+        summary = harness.summarize(records)
+        payload["summary"] = summary.to_dict(orient="records")
+        markdown = harness.to_markdown(suite, [_task_of(t) for t in payload["tasks"]], summary,
+                                       machine, config_dict)
         paths = harness.save_results(out, stem, payload, markdown)
         if plots:
             for task in tasks:
                 paths += harness.save_plots(out, stem, task, summary)
+        summary = summary[summary["task"].isin([t.name for t in tasks])]
         log(f"[{suite}] wrote " + ", ".join(str(p) for p in paths))
     return {"summary": summary, "records": records, "skipped": skipped}
+
+
+def merge_previous(path: Path, payload: dict) -> dict:
+    """``payload`` plus the tasks (and their records) of an earlier run saved at ``path``
+    that this run did not redo; tasks keep the order of the earlier file, new ones last."""
+    if not path.is_file():
+        return payload
+    import json
+
+    previous = json.loads(path.read_text())
+    if previous.get("suite") != payload["suite"]:
+        return payload
+    redone = {t["name"] for t in payload["tasks"]}
+    kept = [t for t in previous.get("tasks", []) if t["name"] not in redone]
+    for task in kept:  # runs before per-task run info was recorded
+        task.setdefault("run", {"config": previous.get("config"),
+                                "machine": previous.get("machine")})
+    order = [t["name"] for t in previous.get("tasks", [])]
+    tasks = sorted(kept + payload["tasks"],
+                   key=lambda t: order.index(t["name"]) if t["name"] in order else len(order))
+    records = [r for r in previous.get("records", []) if r["task"] not in redone]
+    return {**payload, "tasks": tasks, "records": records + payload["records"],
+            "skipped": sorted(set(previous.get("skipped", [])) | set(payload["skipped"]))}
+
+
+def _task_of(entry: dict):
+    """A results-page Task from a task entry of a results JSON."""
+    from benchmarks.harness import Task
+
+    return Task(name=entry["name"], kind=entry["kind"], description=entry["description"],
+                y=None, modalities=[], raw=None, featurize=None, split=None,
+                split_note=entry.get("split", ""), target_names=entry.get("target_names"),
+                setup_seconds=entry.get("setup_seconds", {}), run=entry.get("run"))
 
 
 def run_kernels(config, out, verbose) -> dict:

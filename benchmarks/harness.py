@@ -213,6 +213,7 @@ class Task:
     target_names: list | None = None
     setup_seconds: dict = field(default_factory=dict)
     retrieval_views: tuple = ("image", "text")
+    run: dict | None = None  # {"config", "machine"} of the run that measured this task
 
 
 @dataclass
@@ -307,7 +308,7 @@ def run_task(task: Task, models: dict, seeds, *, verbose=True, log=None) -> list
                leave=False)
     for seed in seeds:
         train, test = task.split(seed)
-        features = None
+        features, feat_s = None, float("nan")
         if any(spec.input == "features" for spec in models.values()):
             features, feat_s, _ = timed(task.featurize, train, test)
             if verbose:
@@ -318,6 +319,10 @@ def run_task(task: Task, models: dict, seeds, *, verbose=True, log=None) -> list
             record = {"task": task.name, "kind": task.kind, "model": name,
                       "family": spec.family, "input": spec.input, "seed": int(seed),
                       "n_train": len(train), "n_test": len(test)}
+            if spec.input == "features":
+                # Learning the classical features on this seed's training rows (codebooks,
+                # vocabularies, scalers): shared by every classical model of the seed.
+                record["features_s"] = feat_s
             try:
                 record.update(_run_one(task, spec, seed, train, test, features, labels))
             except Exception as exc:
@@ -452,7 +457,8 @@ def task_table(summary: pd.DataFrame, task: Task | str, kind: str | None = None)
                       if c.startswith("missing ") and c.endswith("_mean")})
     head = (["model", "family", *[f"{m} (mean ± std)" for m in metrics],
              *[f"acc., {m} absent" for m in missing],
-             "fit (s)", "predict (ms/sample)", "peak mem. (MB)", "size", "seeds"])
+             "features (s)", "fit (s)", "predict (ms/sample)", "peak mem. (MB)", "size",
+             "seeds"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, row in rows.iterrows():
         row = row.to_dict()
@@ -466,7 +472,8 @@ def task_table(summary: pd.DataFrame, task: Task | str, kind: str | None = None)
                          else f"{int(size):,} {unit}")
             cells = [row["model"], row["family"], *[_pm(row, m) for m in metrics],
                      *[_num(row.get(f"missing {m}_mean"), 3) for m in missing],
-                     _pm(row, "fit_s", 2), _num(row.get("predict_ms_per_sample_mean"), 3),
+                     _num(row.get("features_s_mean"), 2), _pm(row, "fit_s", 2),
+                     _num(row.get("predict_ms_per_sample_mean"), 3),
                      _num(row.get("peak_mb_mean"), 0), size_text, str(row["seeds"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -481,12 +488,18 @@ def to_markdown(suite: str, tasks: list[Task], summary: pd.DataFrame, machine: d
              f" load average at start {machine['loadavg']}). Seeds: {config['seeds']}. "
              f"Command: `{config.get('command', '')}`.", "",
              "Metrics are the mean ± standard deviation over seeds on the test rows of each "
-             "seed's split; every model of a seed sees the same split. Fit time is wall-clock "
-             "seconds for `fit` on the training rows (classical models: on features learned "
-             "on those rows; the one-off feature extraction is timed separately below); "
-             "predict time is per test sample; peak memory is the resident-set growth during "
-             "`fit`; size is the fitted parameter count (deep) or the input feature dimension "
-             "(classical).", ""]
+             "seed's split; every model of a seed sees the same split. *Fit* is wall-clock "
+             "seconds for `fit` on the training rows: deep models start from raw media (their "
+             "input preparation, e.g. log-mel spectrograms, is inside; MiniLM embeddings are "
+             "cached per process, so the first seed's fit pays for them), "
+             "classical models from features learned on those rows, whose learning "
+             "(codebooks, vocabularies, scalers; shared by every classical model of a seed) "
+             "is the *features* column. The one-off, per-sample extraction (SIFT, MFCC) is "
+             "under *Setup* per task. *Predict* is per test sample on prepared inputs; *peak "
+             "mem.* is the resident-set growth during `fit`; *size* is the fitted parameter "
+             "count (deep) or the input feature dimension (classical). *acc., m absent*: "
+             "accuracy when modality m is missing from every test row (models that accept "
+             "missing modalities).", ""]
     if config.get("deep"):
         lines += [f"Deep baselines' training budget: Adam (lr 1e-3, weight decay 1e-4, batch "
                   f"64), at most {config.get('epochs')} epochs, early stopping after "
@@ -494,11 +507,16 @@ def to_markdown(suite: str, tasks: list[Task], summary: pd.DataFrame, machine: d
                   " a higher validation MAP) on a stratified 15 % of the training rows, "
                   "weights of the best epoch kept; `epochs` in the JSON records says how many "
                   "ran. The validation rows come out of the same training rows the classical "
-                  "models use.", ""]
+                  "models use. The text GRU reads the first 200 tokens of a text.", ""]
     versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
     for task in tasks:
         lines += [f"## {task.name} ({task.kind})", "", task.description, "",
                   f"Split: {task.split_note}", ""]
+        if task.run and task.run.get("machine"):
+            run_machine, run_config = task.run["machine"], task.run.get("config") or {}
+            lines += [f"Measured {run_machine['date']} (load average at start "
+                      f"{run_machine['loadavg']}; seeds {run_config.get('seeds')}; "
+                      f"`{run_config.get('command', '')}`).", ""]
         if task.setup_seconds:
             lines += ["Setup: " + ", ".join(f"{k} {v:.1f} s"
                                              for k, v in task.setup_seconds.items()), ""]

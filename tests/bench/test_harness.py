@@ -199,3 +199,22 @@ def test_peak_memory_sees_an_allocation():
 
     _, seconds, peak = harness.timed(allocate)
     assert seconds > 0 and 40 <= peak <= 200
+
+
+def test_rerunning_one_task_keeps_the_others(tmp_path):
+    """``--tasks`` re-runs replace that task's rows in the suite's file and keep the rest."""
+    args = ["--suite", "retrieval", "--tiny", "--no-deep", "--no-plots", "--quiet",
+            "--out", str(tmp_path), "--seeds", "0"]
+    assert bench_main(args) == 0
+    path = tmp_path / "bench_retrieval_tiny.json"
+    first = json.loads(path.read_text())
+    fake = {**first, "tasks": [{**first["tasks"][0], "name": "other"}],
+            "records": [{**r, "task": "other"} for r in first["records"]]}
+    path.write_text(json.dumps(fake))
+    assert bench_main([*args[:2], "--tasks", "shapes", *args[2:-1], "1"]) == 0
+    merged = json.loads(path.read_text())
+    assert [t["name"] for t in merged["tasks"]] == ["other", "shapes"]
+    seeds = {(r["task"], r["seed"]) for r in merged["records"]}
+    assert seeds == {("other", 0), ("shapes", 1)}
+    text = (tmp_path / "bench_retrieval_tiny.md").read_text()
+    assert "## other (retrieval)" in text and "## shapes (retrieval)" in text

@@ -454,7 +454,8 @@ def task_table(summary: pd.DataFrame, task: Task | str, kind: str | None = None)
     kind = kind or rows["kind"].iloc[0]
     metrics = METRICS[kind]
     missing = sorted({c[len("missing "):-len("_mean")] for c in rows.columns
-                      if c.startswith("missing ") and c.endswith("_mean")})
+                      if c.startswith("missing ") and c.endswith("_mean")
+                      and rows[c].notna().any()})
     head = (["model", "family", *[f"{m} (mean ± std)" for m in metrics],
              *[f"acc., {m} absent" for m in missing],
              "features (s)", "fit (s)", "predict (ms/sample)", "peak mem. (MB)", "size",

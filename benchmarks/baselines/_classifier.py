@@ -59,9 +59,9 @@ class DeepFusionClassifier(ClassifierMixin, BaseEstimator):
     fusion : {"early", "late"}, default="early"
         ``"early"``: concatenate the encoders' features -> ReLU layer of
         ``hidden`` units -> logits. ``"late"``: a linear head per encoder,
-        each trained on its own cross-entropy (independent unimodal
-        classifiers, trained in one loop), logits averaged at prediction;
-        early stopping watches the averaged model's validation loss.
+        each trained and early-stopped on its own (independent unimodal
+        classifiers, each on the rows where its modality is present), logits
+        averaged at prediction.
     hidden : int, default=128
         Width of the hidden layers (MLP head, GRU states, conv-net outputs).
     epochs : int, default=30
@@ -106,12 +106,15 @@ class DeepFusionClassifier(ClassifierMixin, BaseEstimator):
     n_frozen_params_ : int
         Parameters of frozen pretrained encoders (MiniLM: about 22.7 million).
     n_epochs_ : int
-        Epochs run (early stopping may end before ``epochs``).
+        Epochs run (early stopping may end before ``epochs``); late fusion:
+        the most any head ran.
     best_epoch_ : int
-        Epoch whose weights were kept (1-based).
+        Epoch whose weights were kept (1-based); late fusion: the latest of
+        the heads' best epochs.
     history_ : list of dict
         Per epoch: ``epoch``, ``train_loss`` (mean cross-entropy),
-        ``val_loss`` and ``val_accuracy`` (None without a validation split).
+        ``val_loss`` and ``val_accuracy`` (None without a validation split);
+        late fusion: one run per head, with its ``modality``.
     device_ : str
     budget_ : dict
         The training budget: ``epochs``, ``patience``, ``batch_size``,
@@ -249,33 +252,39 @@ class DeepFusionClassifier(ClassifierMixin, BaseEstimator):
                                     self.classes_.size).to(self.device_)
             loss_fn = torch.nn.CrossEntropyLoss()
 
-            def batch_loss(index):
-                if self.fusion == "early":
-                    return loss_fn(self._forward(prepared, index), targets[index])
-                # Late: each head learns on its own rows, as an independent classifier.
-                batches = {str(c): b for c, b in self._batches(prepared, index).items()}
-                losses = [loss_fn(logits[present], targets[index][present])
-                          for logits, present in self.model_.modality_logits(batches).values()
-                          if bool(present.any())]
-                return torch.stack(losses).sum()
-
-            def validate():
-                if val_index.size == 0:
-                    return None
-                logits = self._logits(prepared, val_index)
-                loss = float(loss_fn(logits, targets[val_index]))
-                accuracy = float((logits.argmax(1) == targets[val_index]).float().mean())
+            def scored(logits, target):
                 # The loss, not the accuracy, decides: on a small validation split the
                 # accuracy plateaus for epochs while the model still improves.
+                loss = float(loss_fn(logits, target))
+                accuracy = float((logits.argmax(1) == target).float().mean())
                 return {"score": -loss, "val_loss": loss, "val_accuracy": accuracy}
 
-            history, self.best_epoch_, self.n_epochs_ = train(
-                self.model_, train_index=train_index, batch_loss=batch_loss, validate=validate,
-                epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-                weight_decay=self.weight_decay, patience=self.patience, seed=seed,
-                verbose=self.verbose, desc=f"{type(self).__name__}({self.fusion})")
+            common = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
+                      "weight_decay": self.weight_decay, "patience": self.patience,
+                      "seed": seed, "verbose": self.verbose}
+            if self.fusion == "early":
+                def batch_loss(index):
+                    return loss_fn(self._forward(prepared, index), targets[index])
+
+                def validate():
+                    if val_index.size == 0:
+                        return None
+                    return scored(self._logits(prepared, val_index), targets[val_index])
+
+                history, self.best_epoch_, self.n_epochs_ = train(
+                    self.model_, train_index=train_index, batch_loss=batch_loss,
+                    validate=validate, desc=f"{type(self).__name__}(early)", **common)
+            else:
+                history, self.best_epoch_, self.n_epochs_ = [], 0, 0
+                for c in self.encoders:
+                    part, best, ran = self._train_head(str(c), prepared[c], targets,
+                                                       train_index, val_index, scored, common)
+                    history += part
+                    self.best_epoch_ = max(self.best_epoch_, best)
+                    self.n_epochs_ = max(self.n_epochs_, ran)
         self.history_ = [{"epoch": h["epoch"], "train_loss": h["train_loss"],
-                          "val_loss": h.get("val_loss"), "val_accuracy": h.get("val_accuracy")}
+                          "val_loss": h.get("val_loss"), "val_accuracy": h.get("val_accuracy"),
+                          **({"modality": h["modality"]} if "modality" in h else {})}
                          for h in history]
         self.n_params_ = n_trainable(self.model_)
         self.n_frozen_params_ = sum(_frozen_params(k) for k in self.encoders.values())
@@ -285,6 +294,38 @@ class DeepFusionClassifier(ClassifierMixin, BaseEstimator):
                         "weight_decay": self.weight_decay, "n_train": int(train_index.size),
                         "n_val": int(val_index.size)}
         return self
+
+    def _train_head(self, name, block, targets, train_index, val_index, scored, common):
+        """Late fusion: one modality's encoder and head, trained and early-stopped alone on
+        the rows where that modality is present."""
+        head = torch.nn.ModuleDict({"encoder": self.model_.encoders[name],
+                                    "head": self.model_.heads[name]})
+        rows, val_rows = train_index[block.present[train_index]], val_index[
+            block.present[val_index]]
+        if rows.size == 0:
+            raise ValueError(f"{name}: missing from every training row; its late-fusion "
+                             "head has nothing to learn from")
+        loss_fn = torch.nn.CrossEntropyLoss()
+
+        def logits(index):
+            return head["head"](head["encoder"](to_device(block.take(index), self.device_)))
+
+        def batch_loss(index):
+            return loss_fn(logits(index), targets[index])
+
+        def validate():
+            if val_rows.size == 0:
+                return None
+            head.eval()
+            with torch.no_grad():
+                out = torch.cat([logits(val_rows[s:s + PREDICT_BATCH])
+                                 for s in range(0, val_rows.size, PREDICT_BATCH)])
+            return scored(out, targets[val_rows])
+
+        history, best, ran = train(head, train_index=rows, batch_loss=batch_loss,
+                                   validate=validate,
+                                   desc=f"{type(self).__name__}(late: {name})", **common)
+        return [{**h, "modality": name} for h in history], best, ran
 
     def _forward(self, prepared, index):
         batches = self._batches(prepared, index)

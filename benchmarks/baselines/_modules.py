@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from benchmarks.baselines._inputs import IMAGE_CHANNELS, PAD_ID
 
@@ -117,8 +117,9 @@ class TextBag(nn.Module):
 
 
 class TextGRU(nn.Module):
-    """Word embeddings then a GRU (``hidden`` units, packed sequences); the final hidden
-    state, zero for an empty text."""
+    """Word embeddings then a GRU (``hidden`` units, packed sequences); the mean of its
+    outputs over the text's tokens (zero for an empty text). Over documents of hundreds of
+    tokens the mean trains far better than the final state alone."""
 
     def __init__(self, n_ids, hidden):
         super().__init__()
@@ -128,9 +129,16 @@ class TextGRU(nn.Module):
 
     def forward(self, batch):
         lengths = batch["lengths"]
-        ids = batch["ids"][:, : max(1, int(lengths.max()))]
-        last = _last_hidden(self.gru, self.embedding(ids), lengths)
-        return last * (lengths > 0).unsqueeze(1).to(last.dtype)
+        width = max(1, int(lengths.max()))
+        packed = pack_padded_sequence(self.embedding(batch["ids"][:, :width]),
+                                      lengths.clamp(min=1).cpu(), batch_first=True,
+                                      enforce_sorted=False)
+        outputs, _ = pad_packed_sequence(self.gru(packed)[0], batch_first=True,
+                                         total_length=width)
+        mask = (torch.arange(width, device=lengths.device).unsqueeze(0)
+                < lengths.unsqueeze(1)).to(outputs.dtype)
+        total = (outputs * mask.unsqueeze(2)).sum(dim=1)
+        return total / lengths.clamp(min=1).unsqueeze(1).to(outputs.dtype)
 
 
 class MiniLMHead(nn.Module):

@@ -111,16 +111,15 @@ def run_suite(suite: str, config, *, seeds, out: Path | None, plots=True, verbos
                    "records": records, "skipped": skipped}
         if config.tasks:  # a run of some tasks keeps the other tasks of the suite's file
             payload = merge_previous(out / f"{stem}.json", payload)
-        records = payload["records"]
-        summary = harness.summarize(records)
-        payload["summary"] = summary.to_dict(orient="records")
-        markdown = harness.to_markdown(suite, [_task_of(t) for t in payload["tasks"]], summary,
+        page = (summary if payload["records"] is records
+                else harness.summarize(payload["records"]))
+        payload["summary"] = page.to_dict(orient="records")
+        markdown = harness.to_markdown(suite, [_task_of(t) for t in payload["tasks"]], page,
                                        machine, config_dict)
         paths = harness.save_results(out, stem, payload, markdown)
         if plots:
             for task in tasks:
                 paths += harness.save_plots(out, stem, task, summary)
-        summary = summary[summary["task"].isin([t.name for t in tasks])]
         log(f"[{suite}] wrote " + ", ".join(str(p) for p in paths))
     return {"summary": summary, "records": records, "skipped": skipped}
 

@@ -278,6 +278,16 @@ def _dense(F):
     return F.toarray() if hasattr(F, "toarray") else np.asarray(F, dtype=np.float64)
 
 
+def stack_blocks(train: dict, test: dict, modalities) -> tuple:
+    """``(X_train, X_test, blocks)``: the modalities' feature matrices side by side, and
+    ``blocks[m]``, the column indices of modality ``m``."""
+    widths = [_dense(train[m]).shape[1] for m in modalities]
+    edges = np.cumsum([0, *widths])
+    blocks = {m: list(range(edges[i], edges[i + 1])) for i, m in enumerate(modalities)}
+    return (np.hstack([_dense(train[m]) for m in modalities]),
+            np.hstack([_dense(test[m]) for m in modalities]), blocks)
+
+
 def evaluate(ds: Dataset, cv: int, seed: int, C: float, verbose=True) -> dict:
     splitter = StratifiedKFold(cv, shuffle=True, random_state=seed)
     runs: dict = {}
@@ -288,15 +298,12 @@ def evaluate(ds: Dataset, cv: int, seed: int, C: float, verbose=True) -> dict:
         train, test, costs = ds.featurize(tr, te)
         for m in ds.modalities:
             extraction[m].append(costs[m])
-        widths = [_dense(train[m]).shape[1] for m in ds.modalities]
-        edges = np.cumsum([0, *widths])
-        blocks = {m: list(range(edges[i], edges[i + 1])) for i, m in enumerate(ds.modalities)}
-        X_tr = np.hstack([_dense(train[m]) for m in ds.modalities])
-        X_te = np.hstack([_dense(test[m]) for m in ds.modalities])
+        X_tr, X_te, blocks = stack_blocks(train, test, ds.modalities)
         y_tr, y_te = ds.y[tr], ds.y[te]
         if verbose:
+            widths = {m: len(cols) for m, cols in blocks.items()}
             print(f"[{ds.name}] fold {fold + 1}/{cv}: features {time.perf_counter() - start:.1f}"
-                  f" s, widths {dict(zip(ds.modalities, widths, strict=True))}", flush=True)
+                  f" s, widths {widths}", flush=True)
         rng = np.random.default_rng(seed + fold)
         if ds.cascade_order is None:  # fixed after the first fold, so names stay stable
             ds.cascade_order = sorted(ds.modalities, key=lambda m: costs[m])

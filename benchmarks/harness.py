@@ -20,10 +20,7 @@ Two kinds of model input share a split:
 
 from __future__ import annotations
 
-import datetime
 import json
-import os
-import platform
 import threading
 import time
 import warnings
@@ -42,7 +39,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # ---------------------------------------------------------------------------------------
 
 def machine_info() -> dict:
-    """CPU model, cores, memory, GPU (when torch sees one), library versions, load average.
+    """``benchmarks/kernels.py``'s machine info (CPU, cores, BLAS, date, load average) plus
+    memory, GPU (when torch sees one) and the versions of every library a suite uses.
 
     Returns
     -------
@@ -52,26 +50,18 @@ def machine_info() -> dict:
     """
     import importlib.metadata as md
 
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    versions = {"python": platform.python_version()}
+    from benchmarks.kernels import machine_info as base_info  # CPU, cores, BLAS, date
+
+    info = base_info()
+    info["loadavg"] = [round(x, 2) for x in info["loadavg"]]
+    info["gpu"] = None
     for dist in ("mmfuse", "numpy", "scipy", "scikit-learn", "pandas",
                  "opencv-contrib-python-headless", "nltk", "pgmpy", "hmmlearn", "librosa",
                  "torch", "faiss-cpu", "cupy-cuda12x"):
         try:
-            versions[dist] = md.version(dist)
+            info["versions"][dist] = md.version(dist)
         except md.PackageNotFoundError:
             pass
-    info = {"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
-            "versions": versions, "loadavg": [round(x, 2) for x in os.getloadavg()],
-            "gpu": None}
     try:
         import psutil
 
@@ -354,9 +344,7 @@ def _run_one(task, spec, seed, train, test, features, labels) -> dict:
         if spec.input == "features":
             (Xa_tr, Xb_tr), (Xa_te, Xb_te) = X_tr, X_te
         else:
-            Xa_tr, Xb_tr, Xa_te, Xb_te = (X_tr[a].tolist(), X_tr[b].tolist(),
-                                          X_te[a].tolist(), X_te[b].tolist())
-            Xa_tr, Xa_te = _stack_if_vectors(Xa_tr), _stack_if_vectors(Xa_te)
+            Xa_tr, Xb_tr, Xa_te, Xb_te = X_tr[a], X_tr[b], X_te[a], X_te[b]
         _, fit_s, peak = timed(model.fit, Xa_tr, Xb_tr, y_tr)
         scores, pred_s, _ = timed(retrieval_scores, model, Xa_te, Xb_te, y_te,
                                   info.get("metric", "cosine"))
@@ -379,13 +367,6 @@ def _run_one(task, spec, seed, train, test, features, labels) -> dict:
         if hasattr(model, attr):
             out[attr.rstrip("_")] = int(getattr(model, attr))
     return out
-
-
-def _stack_if_vectors(cells):
-    first = np.asarray(cells[0]) if len(cells) else None
-    if first is not None and first.ndim == 1 and first.dtype.kind == "f":
-        return np.stack([np.asarray(c, dtype=np.float64) for c in cells])
-    return cells
 
 
 # ---------------------------------------------------------------------------------------

@@ -54,7 +54,8 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fusion import DATASETS, machine_info  # the same datasets and features as fusion.py
+# the same datasets and features as fusion.py
+from fusion import DATASETS, machine_info, stack_blocks
 
 from mmfuse.fusion import (
     BlockNormalizer,
@@ -109,10 +110,6 @@ def build_models(modalities, blocks, C, seed) -> dict:
     return models
 
 
-def _dense(F):
-    return F.toarray() if hasattr(F, "toarray") else np.asarray(F, dtype=np.float64)
-
-
 def evaluate(ds, cv: int, seed: int, C: float) -> dict:
     splitter = StratifiedKFold(cv, shuffle=True, random_state=seed)
     runs: dict = {}
@@ -120,11 +117,7 @@ def evaluate(ds, cv: int, seed: int, C: float) -> dict:
     for fold, (tr, te) in enumerate(splitter.split(np.zeros(len(ds.y)), ds.y)):
         start = time.perf_counter()
         train, test, _ = ds.featurize(tr, te)
-        widths = [_dense(train[m]).shape[1] for m in ds.modalities]
-        edges = np.cumsum([0, *widths])
-        blocks = {m: list(range(edges[i], edges[i + 1])) for i, m in enumerate(ds.modalities)}
-        X_tr = np.hstack([_dense(train[m]) for m in ds.modalities])
-        X_te = np.hstack([_dense(test[m]) for m in ds.modalities])
+        X_tr, X_te, blocks = stack_blocks(train, test, ds.modalities)
         y_tr, y_te = ds.y[tr], ds.y[te]
         print(f"[{ds.name}] fold {fold + 1}/{cv}: features {time.perf_counter() - start:.1f} s",
               flush=True)

@@ -103,19 +103,13 @@ def _split_note(kind, fraction):
 # Classification tasks: the datasets of benchmarks/fusion.py
 # ---------------------------------------------------------------------------------------
 
-def _dense(F):
-    return F.toarray() if hasattr(F, "toarray") else np.asarray(F, dtype=np.float64)
-
-
 def _fused_featurizer(ds):
     """(train, test) -> Features: the modalities' blocks side by side, as in fusion.py."""
+    from benchmarks.fusion import stack_blocks
+
     def featurize(train, test):
         tr, te, costs = ds.featurize(train, test)
-        widths = [_dense(tr[m]).shape[1] for m in ds.modalities]
-        edges = np.cumsum([0, *widths])
-        blocks = {m: list(range(edges[i], edges[i + 1])) for i, m in enumerate(ds.modalities)}
-        X_tr = np.hstack([_dense(tr[m]) for m in ds.modalities])
-        X_te = np.hstack([_dense(te[m]) for m in ds.modalities])
+        X_tr, X_te, blocks = stack_blocks(tr, te, ds.modalities)
         return Features(X_tr, X_te, {"blocks": blocks, "costs": costs, "kernels": ds.kernels,
                                      "modalities": list(ds.modalities)})
     return featurize

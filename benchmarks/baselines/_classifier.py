@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
@@ -14,13 +14,16 @@ from sklearn.utils.validation import check_is_fitted
 from benchmarks.baselines._inputs import KINDS, fit_on_rows, make_featurizer
 from benchmarks.baselines._modules import FusionNet, make_encoder
 from benchmarks.baselines._training import (
-    PREDICT_BATCH,
+    TRAINING_CONSTRAINTS,
+    in_batches,
     n_trainable,
     resolve_device,
     resolve_seed,
     seeded,
     to_device,
     train,
+    training_budget,
+    training_options,
     validation_split,
 )
 from mmfuse._config import resolve_verbose
@@ -148,20 +151,8 @@ class DeepFusionClassifier(ClassifierMixin, BaseEstimator):
     _parameter_constraints = {
         "encoders": [dict],
         "fusion": [StrOptions({"early", "late"})],
-        "hidden": [Interval(Integral, 1, None, closed="left")],
-        "epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-        "patience": [Interval(Integral, 1, None, closed="left")],
-        "max_len": [Interval(Integral, 1, None, closed="left")],
-        "max_vocab": [Interval(Integral, 1, None, closed="left")],
-        "sample_rate": [Interval(Integral, 1, None, closed="left")],
-        "n_mels": [Interval(Integral, 1, None, closed="left")],
-        "device": [str],
-        "random_state": ["random_state"],
-        "verbose": ["verbose", None],
+        **TRAINING_CONSTRAINTS,
     }
 
     def __init__(self, encoders, *, fusion="early", hidden=128, epochs=30, batch_size=64,
@@ -259,9 +250,7 @@ class DeepFusionClassifier(ClassifierMixin, BaseEstimator):
                 accuracy = float((logits.argmax(1) == target).float().mean())
                 return {"score": -loss, "val_loss": loss, "val_accuracy": accuracy}
 
-            common = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
-                      "weight_decay": self.weight_decay, "patience": self.patience,
-                      "seed": seed, "verbose": self.verbose}
+            common = training_options(self, seed)
             if self.fusion == "early":
                 def batch_loss(index):
                     return loss_fn(self._forward(prepared, index), targets[index])
@@ -288,11 +277,7 @@ class DeepFusionClassifier(ClassifierMixin, BaseEstimator):
                          for h in history]
         self.n_params_ = n_trainable(self.model_)
         self.n_frozen_params_ = sum(_frozen_params(k) for k in self.encoders.values())
-        self.budget_ = {"epochs": self.epochs, "patience": self.patience,
-                        "batch_size": self.batch_size,
-                        "validation_fraction": self.validation_fraction, "lr": self.lr,
-                        "weight_decay": self.weight_decay, "n_train": int(train_index.size),
-                        "n_val": int(val_index.size)}
+        self.budget_ = training_budget(self, train_index.size, val_index.size)
         return self
 
     def _train_head(self, name, block, targets, train_index, val_index, scored, common):
@@ -318,9 +303,7 @@ class DeepFusionClassifier(ClassifierMixin, BaseEstimator):
                 return None
             head.eval()
             with torch.no_grad():
-                out = torch.cat([logits(val_rows[s:s + PREDICT_BATCH])
-                                 for s in range(0, val_rows.size, PREDICT_BATCH)])
-            return scored(out, targets[val_rows])
+                return scored(in_batches(logits, val_rows), targets[val_rows])
 
         history, best, ran = train(head, train_index=rows, batch_loss=batch_loss,
                                    validate=validate,
@@ -334,8 +317,7 @@ class DeepFusionClassifier(ClassifierMixin, BaseEstimator):
     def _logits(self, prepared, index):
         self.model_.eval()
         with torch.no_grad():
-            return torch.cat([self._forward(prepared, index[s:s + PREDICT_BATCH])
-                              for s in range(0, index.size, PREDICT_BATCH)])
+            return in_batches(lambda rows: self._forward(prepared, rows), index)
 
     def predict_proba(self, X):
         """Class probabilities (softmax of the fused logits).

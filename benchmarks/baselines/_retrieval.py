@@ -13,13 +13,16 @@ from sklearn.utils.validation import check_is_fitted
 from benchmarks.baselines._inputs import KINDS, fit_on_rows, make_featurizer
 from benchmarks.baselines._modules import Tower, TwoTowerNet, hinge_rank_loss, make_encoder
 from benchmarks.baselines._training import (
-    PREDICT_BATCH,
+    TRAINING_CONSTRAINTS,
+    in_batches,
     n_trainable,
     resolve_device,
     resolve_seed,
     seeded,
     to_device,
     train,
+    training_budget,
+    training_options,
     validation_split,
 )
 from mmfuse._config import resolve_verbose
@@ -107,20 +110,8 @@ class TwoTowerRetriever(BaseEstimator):
         "y_encoder": [str],
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "margin": [Interval(Real, 0, None, closed="left")],
-        "hidden": [Interval(Integral, 1, None, closed="left")],
-        "epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 2, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-        "patience": [Interval(Integral, 1, None, closed="left")],
-        "max_len": [Interval(Integral, 1, None, closed="left")],
-        "max_vocab": [Interval(Integral, 1, None, closed="left")],
-        "sample_rate": [Interval(Integral, 1, None, closed="left")],
-        "n_mels": [Interval(Integral, 1, None, closed="left")],
-        "device": [str],
-        "random_state": ["random_state"],
-        "verbose": ["verbose", None],
+        **TRAINING_CONSTRAINTS,
     }
 
     def __init__(self, x_encoder, y_encoder, *, n_components=64, margin=0.2, hidden=128,
@@ -226,26 +217,20 @@ class TwoTowerRetriever(BaseEstimator):
 
             history, self.best_epoch_, self.n_epochs_ = train(
                 self.model_, train_index=train_index, batch_loss=batch_loss, validate=validate,
-                epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-                weight_decay=self.weight_decay, patience=self.patience, seed=seed,
-                verbose=self.verbose, desc=type(self).__name__)
+                desc=type(self).__name__, **training_options(self, seed))
         self.history_ = [{"epoch": h["epoch"], "train_loss": h["train_loss"],
                           "val_map": h.get("val_map")} for h in history]
         self.n_params_ = n_trainable(self.model_)
-        self.budget_ = {"epochs": self.epochs, "patience": self.patience,
-                        "batch_size": self.batch_size,
-                        "validation_fraction": self.validation_fraction, "lr": self.lr,
-                        "weight_decay": self.weight_decay, "n_train": int(train_index.size),
-                        "n_val": int(val_index.size)}
+        self.budget_ = training_budget(self, train_index.size, val_index.size)
         return self
 
     def _embed(self, view, prepared, index):
         tower = self.model_.tower_x if view == "x" else self.model_.tower_y
         self.model_.eval()
         with torch.no_grad():
-            parts = [tower(to_device(prepared.take(index[s:s + PREDICT_BATCH]), self.device_))
-                     for s in range(0, index.size, PREDICT_BATCH)]
-        return torch.cat(parts).cpu().numpy().astype(np.float64)
+            embedded = in_batches(
+                lambda rows: tower(to_device(prepared.take(rows), self.device_)), index)
+        return embedded.cpu().numpy().astype(np.float64)
 
     def _transform(self, view, cells):
         check_is_fitted(self, "model_")

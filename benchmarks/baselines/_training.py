@@ -4,17 +4,59 @@ from __future__ import annotations
 
 import copy
 from contextlib import contextmanager
+from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
 from tqdm.auto import tqdm
 
 from mmfuse._config import resolve_verbose
 
 #: Rows per forward pass at prediction / validation time.
 PREDICT_BATCH = 256
+
+#: Parameter constraints shared by the deep estimators: training budget, input
+#: preparation, device, seed and verbosity.
+TRAINING_CONSTRAINTS = {
+    "hidden": [Interval(Integral, 1, None, closed="left")],
+    "epochs": [Interval(Integral, 1, None, closed="left")],
+    "lr": [Interval(Real, 0, None, closed="neither")],
+    "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+    "patience": [Interval(Integral, 1, None, closed="left")],
+    "max_len": [Interval(Integral, 1, None, closed="left")],
+    "max_vocab": [Interval(Integral, 1, None, closed="left")],
+    "sample_rate": [Interval(Integral, 1, None, closed="left")],
+    "n_mels": [Interval(Integral, 1, None, closed="left")],
+    "device": [str],
+    "random_state": ["random_state"],
+    "verbose": ["verbose", None],
+}
+
+
+def training_options(estimator, seed):
+    """The keyword arguments of :func:`train` that come from ``estimator``'s parameters."""
+    return {"epochs": estimator.epochs, "batch_size": estimator.batch_size,
+            "lr": estimator.lr, "weight_decay": estimator.weight_decay,
+            "patience": estimator.patience, "seed": seed, "verbose": estimator.verbose}
+
+
+def training_budget(estimator, n_train, n_val):
+    """The ``budget_`` attribute of a fitted deep estimator."""
+    return {"epochs": estimator.epochs, "patience": estimator.patience,
+            "batch_size": estimator.batch_size,
+            "validation_fraction": estimator.validation_fraction, "lr": estimator.lr,
+            "weight_decay": estimator.weight_decay, "n_train": int(n_train),
+            "n_val": int(n_val)}
+
+
+def in_batches(forward, index):
+    """``forward`` over ``index`` in slices of :data:`PREDICT_BATCH` rows, concatenated."""
+    return torch.cat([forward(index[start:start + PREDICT_BATCH])
+                      for start in range(0, index.size, PREDICT_BATCH)])
 
 
 def resolve_device(device):

@@ -34,8 +34,12 @@ def test_fisher_matches_reference(improved, threshold):
     fv = FisherVector(n_words=4, improved=improved, posterior_threshold=threshold,
                       random_state=2).fit(sets)
     seed, sample = seed_and_sample(sets, 2)
-    gmm = GaussianMixture(4, covariance_type="diag", reg_covar=1e-6, random_state=seed)
+    sample = sample.astype(np.float64)
+    # reg_covar="auto": 1e-3 of the mean per-dimension variance of the sample
+    reg_covar = 1e-3 * np.mean([np.var(sample[:, j]) for j in range(sample.shape[1])])
+    gmm = GaussianMixture(4, covariance_type="diag", reg_covar=reg_covar, random_state=seed)
     gmm.fit(sample)
+    assert fv.reg_covar_ == pytest.approx(reg_covar, rel=1e-9)
     np.testing.assert_allclose(fv.cluster_centers_, gmm.means_, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(fv.variances_, gmm.covariances_, rtol=1e-5, atol=1e-6)
     codes = fv.transform(sets)

@@ -54,7 +54,7 @@ def test_batches_over_max_descriptors_are_subsampled_as_in_fit():
     for batch in batches:
         assert batch.values.shape[0] > 60
         encoder.partial_fit(batch)
-        reference.partial_fit(sample_descriptors(batch, 60, rng))
+        reference.partial_fit(sample_descriptors(batch, 60, rng)[0])
     np.testing.assert_allclose(encoder.cluster_centers_, reference.cluster_centers_,
                                rtol=1e-6, atol=1e-6)
 

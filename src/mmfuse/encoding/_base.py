@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
@@ -25,15 +25,64 @@ from mmfuse.backend import (
 )
 from mmfuse.descriptors import DescriptorSet, as_descriptor_set
 
+#: Rows whose norms are computed at once when looking for flat descriptors:
+#: bounds the temporary to a few MiB whatever the number of descriptors.
+_NORM_CHUNK = 1 << 18
 
-def sample_descriptors(ds: DescriptorSet, max_descriptors: int, rng) -> np.ndarray:
-    """At most ``max_descriptors`` rows of ``ds.values``, uniformly without
-    replacement (kept in their original order); all rows when fewer."""
-    n_total = ds.values.shape[0]
-    if n_total <= max_descriptors:
-        return ds.values
-    rows = np.sort(rng.choice(n_total, size=max_descriptors, replace=False))
-    return ds.values[rows]
+
+def flat_mask(values: np.ndarray, min_norm: float) -> np.ndarray:
+    """True for the rows of ``values`` whose L2 norm is below ``min_norm``.
+
+    These are the *flat* descriptors: SIFT of a featureless patch (sky,
+    a letterbox border, an all-black image) is all zeros, and so is any
+    descriptor that :class:`~mmfuse.encoding.DescriptorPCA` kept flat.
+    ``min_norm=0`` marks nothing.
+    """
+    flat = np.zeros(values.shape[0], dtype=bool)
+    if min_norm <= 0:
+        return flat
+    threshold = np.float32(min_norm) ** 2
+    for start in range(0, values.shape[0], _NORM_CHUNK):
+        block = values[start:start + _NORM_CHUNK]
+        flat[start:start + _NORM_CHUNK] = np.einsum("ij,ij->i", block, block) < threshold
+    return flat
+
+
+def drop_flat(ds: DescriptorSet, min_norm: float) -> DescriptorSet:
+    """``ds`` without its flat descriptors (see :func:`flat_mask`); ``ds``
+    itself when it has none. Samples keep their order, extents and missing
+    flags; a sample whose descriptors were all flat ends with none."""
+    flat = flat_mask(ds.values, min_norm)
+    if not flat.any():
+        return ds
+    keep = ~flat
+    kept_before = np.concatenate([[0], np.cumsum(keep)])
+    return DescriptorSet(
+        ds.values[keep], kept_before[ds.offsets],
+        positions=None if ds.positions is None else ds.positions[keep],
+        extents=ds.extents, missing=ds.missing,
+    )
+
+
+def sample_descriptors(ds: DescriptorSet, max_descriptors: int, rng,
+                       min_norm: float = 0.0) -> tuple[np.ndarray, int]:
+    """At most ``max_descriptors`` non-flat rows of ``ds.values``, uniformly
+    without replacement (kept in their original order); all of them when
+    fewer. Returns ``(sample, n_flat)``, ``n_flat`` the number of flat rows
+    (norm below ``min_norm``) of ``ds`` left out of the draw."""
+    flat = flat_mask(ds.values, min_norm)
+    n_flat = int(flat.sum())
+    if n_flat == 0:
+        n_total = ds.values.shape[0]
+        if n_total <= max_descriptors:
+            return ds.values, 0
+        rows = np.sort(rng.choice(n_total, size=max_descriptors, replace=False))
+        return ds.values[rows], 0
+    candidates = np.flatnonzero(~flat)
+    if candidates.size > max_descriptors:
+        candidates = candidates[np.sort(rng.choice(candidates.size, size=max_descriptors,
+                                                   replace=False))]
+    return ds.values[candidates], n_flat
 
 
 def validate_descriptors(estimator, X, *, reset: bool) -> DescriptorSet:
@@ -124,6 +173,25 @@ class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
     verbose : int or None
         0 silent; 1 shows a progress bar while encoding; 2 and more also
         makes the clustering verbose. None uses ``mmfuse.get_config()``.
+    min_norm : float
+        Descriptors with an L2 norm below it are *flat* and take no part,
+        neither in learning the codebook nor in encoding; 0 keeps them all.
+        See "Flat descriptors" below.
+
+    Notes
+    -----
+    **Flat descriptors.** Dense SIFT of a featureless patch (sky, a
+    letterbox border, an all-black or all-white image) is all zeros, and
+    real photographs have many of them (a letterboxed photo can be 60% flat
+    patches). Identical descriptors are a point mass: a k-means centre or a
+    Gaussian component collapses onto it, and the mixture's variances
+    become zero. They carry no gradient information either, so the encoders
+    leave them out: they are not sampled for the codebook (their number in
+    the fitted data is ``n_flat_descriptors_``) and they cast no vote when
+    encoding, exactly as if the patch had not been described. A sample
+    whose descriptors are all flat encodes to zeros, like a sample without
+    descriptors. :class:`~mmfuse.encoding.DescriptorPCA` keeps flat
+    descriptors flat (zero) so that the rule still applies after it.
     """
 
     _parameter_constraints = {
@@ -132,6 +200,7 @@ class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         "max_descriptors": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": ["verbose", None],
+        "min_norm": [Interval(Real, 0, None, closed="left")],
     }
 
     _MINIBATCH_THRESHOLD = 20_000
@@ -140,22 +209,30 @@ class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
     _BATCH_DESCRIPTORS = 1 << 16
 
     @abstractmethod
-    def __init__(self, n_words, *, codebook, max_descriptors, random_state, verbose):
+    def __init__(self, n_words, *, codebook, max_descriptors, random_state, verbose, min_norm):
         self.n_words = n_words
         self.codebook = codebook
         self.max_descriptors = max_descriptors
         self.random_state = random_state
         self.verbose = verbose
+        self.min_norm = min_norm
 
     # -- fitting ------------------------------------------------------------
     def _sample_descriptors(self, ds: DescriptorSet, rng) -> np.ndarray:
-        return sample_descriptors(ds, self.max_descriptors, rng)
+        """The codebook's training sample, flat descriptors left out and counted
+        in ``n_flat_descriptors_`` (added up over :meth:`partial_fit` calls)."""
+        sample, n_flat = sample_descriptors(ds, self.max_descriptors, rng, self.min_norm)
+        self.n_flat_descriptors_ = getattr(self, "n_flat_descriptors_", 0) + n_flat
+        return sample
 
     def _check_enough(self, sample: np.ndarray) -> None:
         if sample.shape[0] < self.n_words:
+            n_flat = getattr(self, "n_flat_descriptors_", 0)
+            flat = (f" ({n_flat} flat descriptors, norm < min_norm={self.min_norm}, were "
+                    "left out: featureless images or patches)" if n_flat else "")
             raise ValueError(
                 f"{type(self).__name__} needs at least n_words={self.n_words} descriptors to "
-                f"learn a codebook, got {sample.shape[0]}; lower n_words or give more data"
+                f"learn a codebook, got {sample.shape[0]}{flat}; lower n_words or give more data"
             )
 
     def _fit_codebook(self, sample: np.ndarray, seed: int) -> np.ndarray:
@@ -198,6 +275,7 @@ class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         """
         self._validate_params()
         ds = self._validate_descriptors(X, reset=True)
+        self.n_flat_descriptors_ = 0
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         sample = self._sample_descriptors(ds, rng)
@@ -252,6 +330,8 @@ class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         self._validate_params()
         first = not hasattr(self, "cluster_centers_")
         ds = self._validate_descriptors(X, reset=first)
+        if first:
+            self.n_flat_descriptors_ = 0
         if first or not hasattr(self, "_partial_rng"):
             self._partial_rng = check_random_state(self.random_state)
             self._partial_seed = int(self._partial_rng.randint(np.iinfo(np.int32).max))
@@ -317,7 +397,8 @@ class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         with tqdm(total=ds.n_samples, desc=type(self).__name__, unit="sample",
                   disable=resolve_verbose(self.verbose) < 1) as bar:
             for start, stop in self._batches(ds):
-                parts.append(self._encode(slice_samples(ds, start, stop)))
+                batch = drop_flat(slice_samples(ds, start, stop), self.min_norm)
+                parts.append(self._encode(batch))
                 bar.update(stop - start)
         if not parts:
             return np.zeros((0, self._n_features_out), np.float32)

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.mixture import GaussianMixture
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from mmfuse._config import resolve_verbose
 from mmfuse.backend import asarray, gmm_posteriors, segment_histogram, segment_residuals
 from mmfuse.descriptors import DescriptorSet
 from mmfuse.encoding._base import BaseCodebookEncoder, normalize_rows, signed_sqrt
+
+#: ``reg_covar="auto"``: this fraction of the sample's mean per-dimension variance.
+_AUTO_REG_COVAR = 1e-3
+#: Refits, each with ten times the regularisation, before a collapsed mixture is an error.
+_REG_COVAR_RETRIES = 3
 
 
 class FisherVector(BaseCodebookEncoder):
@@ -47,8 +53,16 @@ class FisherVector(BaseCodebookEncoder):
     posterior_threshold : float, default=1e-6
         Posteriors below it are treated as 0 (VLFeat's choice), which makes
         aggregation proportional to the non-negligible posteriors only.
-    reg_covar : float, default=1e-6
-        Added to the variances (``GaussianMixture.reg_covar``).
+    reg_covar : float or "auto", default="auto"
+        Added to the variances (``GaussianMixture.reg_covar``). ``"auto"``
+        scales it to the data: ``1e-3`` times the mean per-dimension
+        variance of the training sample (``1e-3`` on whitened descriptors),
+        the floor below which no component's variance can fall, so a
+        component that settles on a tight cluster of near-identical
+        descriptors cannot make the mixture singular. If EM still fails, it
+        is retried with ten times the regularisation (at most three times,
+        with a warning naming the value used); ``reg_covar_`` is the value
+        that worked.
     max_iter : int, default=100
         EM iterations (``GaussianMixture.max_iter``).
     max_descriptors : int, default=100_000
@@ -57,6 +71,10 @@ class FisherVector(BaseCodebookEncoder):
         Controls sub-sampling and the mixture's k-means initialisation.
     verbose : int or None, default=None
         Verbosity; None uses ``mmfuse.get_config()["verbose"]``.
+    min_norm : float, default=1e-6
+        Descriptors with an L2 norm below it are flat (SIFT of a featureless
+        patch is all zeros): left out of codebook learning and of encoding.
+        0 keeps every descriptor. See Notes.
 
     Attributes
     ----------
@@ -67,10 +85,22 @@ class FisherVector(BaseCodebookEncoder):
     weights_ : ndarray of shape (n_words,)
         Mixture weights (float32).
     codebook_estimator_ : GaussianMixture
+    n_flat_descriptors_ : int
+        Flat descriptors (norm < ``min_norm``) in the data the codebook was
+        fitted on, left out of it.
+    reg_covar_ : float
+        The regularisation the mixture was fitted with.
     n_features_in_ : int
 
     Notes
     -----
+    **Flat descriptors.** Featureless patches (sky, letterbox borders,
+    all-black images) give all-zero SIFT descriptors. They are left out of
+    codebook learning (counted in ``n_flat_descriptors_``), where their point
+    mass would capture a codeword or collapse a mixture component, and cast
+    no vote when encoding; a sample with only flat descriptors encodes to
+    zeros. Set ``min_norm=0`` to keep them.
+
     :meth:`partial_fit` learns the mixture out of core by incremental EM:
     the first batch is fitted by EM; every later batch adds its
     posterior-weighted sums (mass, sum of x, sum of x^2 per component, under
@@ -100,15 +130,17 @@ class FisherVector(BaseCodebookEncoder):
         "n_words": [Interval(Integral, 1, None, closed="left")],
         "improved": ["boolean"],
         "posterior_threshold": [Interval(Real, 0, 1, closed="left")],
-        "reg_covar": [Interval(Real, 0, None, closed="left")],
+        "reg_covar": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "max_descriptors": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": ["verbose", None],
+        "min_norm": [Interval(Real, 0, None, closed="left")],
     }
 
-    def __init__(self, n_words=64, *, improved=True, posterior_threshold=1e-6, reg_covar=1e-6,
-                 max_iter=100, max_descriptors=100_000, random_state=None, verbose=None):
+    def __init__(self, n_words=64, *, improved=True, posterior_threshold=1e-6, reg_covar="auto",
+                 max_iter=100, max_descriptors=100_000, random_state=None, verbose=None,
+                 min_norm=1e-6):
         # no ``codebook`` parameter: the codebook is always a Gaussian mixture
         self.n_words = n_words
         self.max_descriptors = max_descriptors
@@ -118,6 +150,7 @@ class FisherVector(BaseCodebookEncoder):
         self.posterior_threshold = posterior_threshold
         self.reg_covar = reg_covar
         self.max_iter = max_iter
+        self.min_norm = min_norm
 
     @property
     def _n_features_out(self):
@@ -125,11 +158,30 @@ class FisherVector(BaseCodebookEncoder):
 
     def _fit_codebook(self, sample: np.ndarray, seed: int) -> np.ndarray:
         self._check_enough(sample)
-        gmm = GaussianMixture(n_components=self.n_words, covariance_type="diag",
-                              reg_covar=self.reg_covar, max_iter=self.max_iter,
-                              random_state=seed,
-                              verbose=max(resolve_verbose(self.verbose) - 1, 0))
-        gmm.fit(sample)
+        # float64: the variances are E[x^2] - E[x]^2, which float32 can round below zero
+        sample = np.asarray(sample, dtype=np.float64)
+        reg_covar = (_AUTO_REG_COVAR * float(sample.var(axis=0).mean())
+                     if self.reg_covar == "auto" else float(self.reg_covar))
+        if reg_covar <= 0:  # constant data: any positive floor keeps the mixture proper
+            reg_covar = _AUTO_REG_COVAR if self.reg_covar == "auto" else reg_covar
+        for attempt in range(_REG_COVAR_RETRIES + 1):
+            gmm = GaussianMixture(n_components=self.n_words, covariance_type="diag",
+                                  reg_covar=reg_covar, max_iter=self.max_iter,
+                                  random_state=seed,
+                                  verbose=max(resolve_verbose(self.verbose) - 1, 0))
+            try:
+                gmm.fit(sample)
+                break
+            except ValueError as error:
+                if "ill-defined empirical covariance" not in str(error) \
+                        or attempt == _REG_COVAR_RETRIES:
+                    raise
+                reg_covar = 10 * reg_covar if reg_covar > 0 else _AUTO_REG_COVAR
+                warnings.warn(
+                    f"FisherVector: the Gaussian mixture collapsed (n_words={self.n_words}, "
+                    f"{sample.shape[0]} descriptors); refitting with reg_covar={reg_covar:.3g}",
+                    RuntimeWarning, stacklevel=4)
+        self.reg_covar_ = reg_covar
         self.codebook_estimator_ = gmm
         self._gmm_sums = None  # a new mixture: partial_fit statistics start over
         return self._mixture_parameters(gmm)
@@ -158,7 +210,7 @@ class FisherVector(BaseCodebookEncoder):
         means = first / mass
         gmm.weights_ = count / count.sum()
         gmm.means_ = means
-        gmm.covariances_ = np.maximum(second / mass - means ** 2, 0) + self.reg_covar
+        gmm.covariances_ = np.maximum(second / mass - means ** 2, 0) + self.reg_covar_
         gmm.precisions_ = 1 / gmm.covariances_
         gmm.precisions_cholesky_ = np.sqrt(gmm.precisions_)
         return self._mixture_parameters(gmm)

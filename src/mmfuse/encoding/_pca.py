@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from mmfuse.descriptors import DescriptorSet
-from mmfuse.encoding._base import sample_descriptors, validate_descriptors
+from mmfuse.encoding._base import flat_mask, sample_descriptors, validate_descriptors
 
 
 class DescriptorPCA(TransformerMixin, BaseEstimator):
@@ -38,6 +38,12 @@ class DescriptorPCA(TransformerMixin, BaseEstimator):
         replacement with ``random_state``.
     random_state : int, RandomState instance or None, default=None
         Controls sub-sampling (and the randomised SVD solver, if chosen).
+    min_norm : float, default=1e-6
+        Descriptors with an L2 norm below it are flat (SIFT of a featureless
+        patch is all zeros): PCA is fitted without them, and they stay flat,
+        mapped to zero vectors, so that the encoders downstream still
+        recognise and leave them out (see :class:`BagOfWords`). 0 projects
+        every descriptor.
 
     Attributes
     ----------
@@ -47,6 +53,8 @@ class DescriptorPCA(TransformerMixin, BaseEstimator):
         Output descriptor dimension.
     n_features_in_ : int
         Input descriptor dimension.
+    n_flat_descriptors_ : int
+        Flat descriptors in the fitted data, left out of the PCA.
 
     Examples
     --------
@@ -66,14 +74,16 @@ class DescriptorPCA(TransformerMixin, BaseEstimator):
         "whiten": ["boolean"],
         "max_descriptors": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
+        "min_norm": [Interval(Real, 0, None, closed="left")],
     }
 
     def __init__(self, n_components=None, *, whiten=True, max_descriptors=100_000,
-                 random_state=None):
+                 random_state=None, min_norm=1e-6):
         self.n_components = n_components
         self.whiten = whiten
         self.max_descriptors = max_descriptors
         self.random_state = random_state
+        self.min_norm = min_norm
 
     def fit(self, X, y=None):
         """Fit PCA on the (sub-sampled) descriptors of all samples.
@@ -90,9 +100,13 @@ class DescriptorPCA(TransformerMixin, BaseEstimator):
         self._validate_params()
         ds = validate_descriptors(self, X, reset=True)
         rng = check_random_state(self.random_state)
-        sample = sample_descriptors(ds, self.max_descriptors, rng)
+        sample, self.n_flat_descriptors_ = sample_descriptors(ds, self.max_descriptors, rng,
+                                                              self.min_norm)
         if sample.shape[0] < 2:
-            raise ValueError(f"DescriptorPCA needs at least 2 descriptors, got {sample.shape[0]}")
+            flat = (f" ({self.n_flat_descriptors_} flat descriptors, norm < min_norm, were left "
+                    "out)" if self.n_flat_descriptors_ else "")
+            raise ValueError(f"DescriptorPCA needs at least 2 descriptors, got "
+                             f"{sample.shape[0]}{flat}")
         self.pca_ = PCA(n_components=self.n_components, whiten=self.whiten,
                         random_state=int(rng.randint(np.iinfo(np.int32).max))).fit(sample)
         self.n_components_ = int(self.pca_.n_components_)
@@ -117,6 +131,7 @@ class DescriptorPCA(TransformerMixin, BaseEstimator):
             values = np.zeros((0, self.n_components_), np.float32)
         else:
             values = self.pca_.transform(ds.values).astype(np.float32, copy=False)
+            values[flat_mask(ds.values, self.min_norm)] = 0
         return ds.with_values(values)
 
     def __sklearn_tags__(self):

@@ -51,13 +51,29 @@ class VLAD(BaseCodebookEncoder):
         Controls sub-sampling and k-means initialisation.
     verbose : int or None, default=None
         Verbosity; None uses ``mmfuse.get_config()["verbose"]``.
+    min_norm : float, default=1e-6
+        Descriptors with an L2 norm below it are flat (SIFT of a featureless
+        patch is all zeros): left out of codebook learning and of encoding.
+        0 keeps every descriptor. See Notes.
 
     Attributes
     ----------
     cluster_centers_ : ndarray of shape (n_words, n_features_in_)
         The codebook (float32).
     codebook_estimator_ : KMeans or MiniBatchKMeans
+    n_flat_descriptors_ : int
+        Flat descriptors (norm < ``min_norm``) in the data the codebook was
+        fitted on, left out of it.
     n_features_in_ : int
+
+    Notes
+    -----
+    **Flat descriptors.** Featureless patches (sky, letterbox borders,
+    all-black images) give all-zero SIFT descriptors. They are left out of
+    codebook learning (counted in ``n_flat_descriptors_``), where their point
+    mass would capture a codeword or collapse a mixture component, and cast
+    no vote when encoding; a sample with only flat descriptors encodes to
+    zeros. Set ``min_norm=0`` to keep them.
 
     See Also
     --------
@@ -88,9 +104,10 @@ class VLAD(BaseCodebookEncoder):
 
     def __init__(self, n_words=64, *, mass_norm=False, signed_sqrt=True, intra_norm=True,
                  norm="l2", codebook="auto", max_descriptors=100_000, random_state=None,
-                 verbose=None):
+                 verbose=None, min_norm=1e-6):
         super().__init__(n_words, codebook=codebook, max_descriptors=max_descriptors,
-                         random_state=random_state, verbose=verbose)
+                         random_state=random_state, verbose=verbose,
+                         min_norm=min_norm)
         self.mass_norm = mass_norm
         self.signed_sqrt = signed_sqrt
         self.intra_norm = intra_norm

@@ -28,6 +28,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline
 
 from mmfuse.audio import MFCCExtractor
+from mmfuse.blocks import Blocks
 from mmfuse.datasets import make_shapes
 from mmfuse.encoding import BagOfWords
 from mmfuse.fusion import (
@@ -59,23 +60,27 @@ y = data.target
 sift = SIFTExtractor(mode="sparse", rootsift=True).fit_transform(data.frame["image"])
 blocks = {
     "image": BagOfWords(n_words=48, random_state=0).fit_transform(sift),
-    "text": TextVectorizer(sublinear_tf=True).fit_transform(data.frame["text"]).toarray(),
+    "text": TextVectorizer(sublinear_tf=True).fit_transform(data.frame["text"]),  # sparse
     "audio": MFCCExtractor(sr=data.audio_sample_rate, output="summary")
     .fit_transform(data.frame["audio"]),
 }
 blocks["audio"] = (blocks["audio"] - blocks["audio"].mean(0)) / blocks["audio"].std(0)
-X = pd.concat([pd.DataFrame(F, columns=[f"{m}{j}" for j in range(F.shape[1])])
-               for m, F in blocks.items()], axis=1)
-columns = {m: [f"{m}{j}" for j in range(F.shape[1])] for m, F in blocks.items()}
-print({m: len(c) for m, c in columns.items()}, "columns;", len(y), "samples")
+# The input is the blocks as they are: a mapping of named blocks, each a
+# dense array, a sparse matrix (the TF-IDF block stays sparse end to end), a
+# DataFrame, a pandas column of vectors or a list of media cells. `Blocks`
+# wraps the mapping so that scikit-learn's cross-validation can split it by
+# rows; a fusion estimator's `fit` also takes the plain dict.
+X = Blocks(blocks)
+print(X)
 
 # %% [markdown]
 # ## One model per strategy
 #
-# Every model gets the whole table and picks its modalities by column name.
+# Every model gets all the blocks and picks its modalities by block name.
 
 # %%
-triples = [(m, "passthrough", columns[m]) for m in columns]
+columns = {m: m for m in X.names}
+triples = [(m, "passthrough", m) for m in columns]
 
 
 def lr():
@@ -138,20 +143,22 @@ fig.savefig(os.path.join(os.environ.get("MMFUSE_DOCS_OUT", "."), "fusion_strateg
 #
 # ## A missing modality at predict time
 #
-# A sample lacks a modality when all its cells in that modality's columns
-# are NaN (or `None` for media cells). Late fusion then decides from the
+# A sample lacks a modality when its row of a dense block is all NaN (or
+# its cell is `None` for media cells; a sparse block has no missing rows, an
+# all-zero row is an empty document). Late fusion then decides from the
 # modalities the sample has; nothing crashes. We drop the caption for half
-# of the test samples.
+# of the test samples, passing that block dense with NaN rows.
 
 # %%
 rng = np.random.default_rng(0)
 train, test = next(cv.split(X, y))
-X_test = X.iloc[test].copy()
 half = rng.random(len(test)) < 0.5
-X_test.loc[X_test.index[half], columns["text"]] = np.nan
+text_test = X.take(test)["text"].toarray()
+text_test[half] = np.nan
+X_test = Blocks({**dict(X.take(test).items()), "text": text_test})
 for name in ("late mean", "late stacking", "only image", "only audio"):
-    model = models[name].fit(X.iloc[train], y[train])
-    full = model.score(X.iloc[test], y[test])
+    model = models[name].fit(X.take(train), y[train])
+    full = model.score(X.take(test), y[test])
     if name.startswith("only"):
         print(f"{name:>13}: {full:.3f}")
         continue
@@ -170,8 +177,8 @@ for name in ("late mean", "late stacking", "only image", "only audio"):
 cascade = CascadeFusionClassifier([triples[1], triples[0], triples[2]], estimator=lr(),
                                   threshold=0.6,
                                   costs={"text": 0.1, "image": 2.0, "audio": 10.0})
-cascade.fit(X.iloc[train], y[train])
-report = cascade.cascade_report(X.iloc[test], y[test])
+cascade.fit(X.take(train), y[train])
+report = cascade.cascade_report(X.take(test), y[test])
 print(report.table.round(3).to_string())
 print(f"compute saved: {report.saved_compute:.0%}")
 
@@ -184,8 +191,8 @@ print(f"compute saved: {report.saved_compute:.0%}")
 # %%
 Y = np.column_stack([y, data.latent["count"].to_numpy()])
 multi = LateFusionClassifier([(m, leaf(), columns[m]) for m in columns], combine="product")
-multi.fit(X.iloc[train], Y[train])
-pred = multi.predict(X.iloc[test])
+multi.fit(X.take(train), Y[train])
+pred = multi.predict(X.take(test))
 print("scene accuracy", np.mean(pred[:, 0] == Y[test, 0]).round(3),
       "| count accuracy", np.mean(pred[:, 1] == Y[test, 1]).round(3))
 

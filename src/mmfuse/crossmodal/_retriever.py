@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Mapping
 from numbers import Integral
 
 import numpy as np
@@ -11,6 +12,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
+from mmfuse.blocks import Blocks
 from mmfuse.crossmodal._index import METRICS, CrossModalIndex
 from mmfuse.crossmodal.metrics import (
     mean_average_precision,
@@ -149,7 +151,10 @@ class CrossModalRetriever(BaseEstimator):
     metric : {"cosine", "inner_product", "correlation", "kl"}, default="cosine"
         Similarity of :class:`CrossModalIndex` in the shared space.
     image_column, text_column : str, default="image", "text"
-        Columns of the DataFrame.
+        Columns of the DataFrame, or names of the blocks when ``X`` is a
+        mapping of blocks (:class:`~mmfuse.blocks.Blocks`: each a list of
+        media cells, a dense array or a sparse matrix, kept sparse); the
+        rows of a mapping are identified by their positions.
 
     Attributes
     ----------
@@ -193,9 +198,12 @@ class CrossModalRetriever(BaseEstimator):
         self.text_column = text_column
 
     def _check_frame(self, X):
-        if not isinstance(X, pd.DataFrame):
-            raise TypeError(f"expected a pandas DataFrame with columns {self.image_column!r} "
-                            f"and {self.text_column!r}, got {type(X).__name__}")
+        if isinstance(X, (Mapping, Blocks)):
+            X = Blocks(X)  # named blocks: dense, sparse (kept sparse) or media cells
+        elif not isinstance(X, pd.DataFrame):
+            raise TypeError(f"expected a pandas DataFrame or a mapping of blocks with "
+                            f"{self.image_column!r} and {self.text_column!r}, got "
+                            f"{type(X).__name__}")
         missing = [c for c in (self.image_column, self.text_column) if c not in X.columns]
         if missing:
             raise ValueError(f"the DataFrame lacks column(s) {missing}; it has "

@@ -2,8 +2,12 @@
 
 Every estimator takes its modalities as ``(name, transformer_or_estimator,
 columns)`` triples over a table (a DataFrame, a mapping of columns or a 2-D
-array), and treats a sample whose cells in a modality's columns are all
-``None``/NaN as lacking that modality (:func:`missing_modality_mask`).
+array) or over named blocks (a mapping ``{"image": dense_array, "text":
+tfidf_sparse, ...}``, see :class:`mmfuse.blocks.Blocks`, where ``columns`` is
+a block's name and sparse blocks stay sparse), and treats a sample whose
+cells in a modality's columns are all ``None``/NaN as lacking that modality
+(:func:`missing_modality_mask`). Wrap a mapping in ``Blocks`` to pass it to
+scikit-learn's cross-validation and grid search.
 """
 
 from mmfuse.fusion._base import missing_modality_mask

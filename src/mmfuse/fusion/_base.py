@@ -31,15 +31,27 @@ from sklearn.utils.validation import (
     check_consistent_length,
 )
 
+from mmfuse.blocks import Blocks, needs_blocks, stack_vector_column
 from mmfuse.utils import is_missing_cell
 
 
-def as_frame(X) -> pd.DataFrame | object:
-    """Turn a mapping of modality columns into a DataFrame, checking lengths."""
+def as_frame(X) -> pd.DataFrame | Blocks | object:
+    """Turn a mapping of modality columns into a table, checking lengths.
+
+    A mapping of 1-D cell columns (paths, texts, numbers) becomes a
+    DataFrame, as before; a mapping holding any 2-D block (dense array,
+    sparse matrix, DataFrame) or pandas column of vectors becomes
+    :class:`~mmfuse.blocks.Blocks`, every block kept as it is (sparse stays
+    sparse).
+    """
     if sp.issparse(X):
         # ColumnTransformer indexes columns, which only CSR/CSC support.
         return X.tocsr()
+    if isinstance(X, Blocks):
+        return X
     if isinstance(X, Mapping):
+        if needs_blocks(X):
+            return Blocks(X)
         lengths = {name: len(col) for name, col in X.items()}
         if len(set(lengths.values())) > 1:
             detail = ", ".join(f"{name!r}: {n}" for name, n in lengths.items())
@@ -61,6 +73,8 @@ def as_frame(X) -> pd.DataFrame | object:
 def as_table(X):
     """:func:`as_frame`, then anything that is not yet a table becomes a NumPy array."""
     X = as_frame(X)
+    if isinstance(X, Blocks):
+        return X
     if isinstance(X, (pd.DataFrame, np.ndarray)) or sp.issparse(X):
         if getattr(X, "ndim", 2) != 2:
             raise ValueError(f"Expected a 2-D table with one row per sample, got shape {X.shape}")
@@ -103,17 +117,31 @@ def select_modality(X, columns, name="modality"):
     """
     if callable(columns):
         columns = columns(X)
+    if isinstance(X, Blocks):
+        if isinstance(columns, (list, tuple, np.ndarray, slice)):
+            return X.select(columns)  # a group of blocks (a subtree of a hierarchy)
+        return X.block(columns, name)
     try:
-        return _safe_indexing(X, columns, axis=1)
+        cells = _safe_indexing(X, columns, axis=1)
     except (IndexError, KeyError, ValueError) as exc:
         raise ValueError(f"modality {name!r}: cannot select columns {columns!r} from an input "
                          f"with {X.shape[1]} feature(s) ({exc})") from exc
+    if isinstance(cells, pd.Series) and cells.dtype == object:
+        # a DataFrame column whose cells are feature vectors: one 2-D block
+        stacked = stack_vector_column(cells)
+        if stacked is not None:
+            return stacked
+    return cells
 
 
 def column_positions(X, columns, name="modality") -> tuple[list[int], bool]:
     """Integer positions of a modality's columns, and whether it is a single (1-D) column."""
     if callable(columns):
         columns = columns(X)
+    if isinstance(X, Blocks):
+        X.block(columns, name)  # a clear error for an unknown block
+        key = X.names.index(columns) if isinstance(columns, str) else int(columns)
+        return [key % len(X.names)], True
     try:
         positions = list(_get_column_indices(X, columns))
     except (IndexError, KeyError, ValueError) as exc:
@@ -124,6 +152,8 @@ def column_positions(X, columns, name="modality") -> tuple[list[int], bool]:
 
 def take_rows(X, rows):
     """Rows ``rows`` (integer positions) of a table, column or array."""
+    if isinstance(X, Blocks):
+        return X.take(rows)
     return _safe_indexing(X, rows, axis=0)
 
 
@@ -139,8 +169,9 @@ def missing_modality_mask(block) -> np.ndarray:
 
     Parameters
     ----------
-    block : pandas Series/DataFrame, list, ndarray or sparse matrix
-        The modality's cells, as returned by :func:`select_modality`.
+    block : pandas Series/DataFrame, list, ndarray, sparse matrix or Blocks
+        The modality's cells, as returned by :func:`select_modality`
+        (:class:`~mmfuse.blocks.Blocks` for a group of modalities).
 
     Returns
     -------
@@ -157,6 +188,8 @@ def missing_modality_mask(block) -> np.ndarray:
     """
     if sp.issparse(block):
         return np.zeros(block.shape[0], dtype=bool)
+    if isinstance(block, Blocks):  # a group of modalities: absent when every one is
+        return np.column_stack([missing_modality_mask(b) for _, b in block.items()]).all(axis=1)
     if isinstance(block, pd.Series):
         block = block.to_numpy(dtype=object)
     elif isinstance(block, pd.DataFrame):
@@ -182,6 +215,21 @@ def missing_modality_mask(block) -> np.ndarray:
         cells = np.frompyfunc(is_missing_cell, 1, 1)(block).astype(bool)
         return cells.all(axis=1)
     return np.zeros(block.shape[0], dtype=bool)
+
+
+def check_block_names(estimator, X: Blocks, *, reset: bool) -> None:
+    """``feature_names_in_`` for an input of named blocks: the block names, in order."""
+    names = X.columns
+    if reset:
+        estimator.feature_names_in_ = names
+        return
+    fitted = getattr(estimator, "feature_names_in_", None)
+    if fitted is None:
+        raise ValueError(f"{type(estimator).__name__} was fitted without named blocks; pass "
+                         "the same kind of input to predict/transform")
+    if list(fitted) != list(names):
+        raise ValueError(f"{type(estimator).__name__} was fitted on blocks {list(fitted)}, got "
+                         f"blocks {list(names)}; pass the same blocks in the same order")
 
 
 class ModalityComposition(_BaseComposition):
@@ -241,7 +289,10 @@ class FusionClassifierMixin:
             raise ValueError(f"Found array with {X.shape[0]} sample(s) and {X.shape[1]} "
                              f"feature(s) (shape={X.shape}) while a minimum of 1 is required "
                              f"by {type(self).__name__}.")
-        _check_feature_names(self, X, reset=reset)
+        if isinstance(X, Blocks):
+            check_block_names(self, X, reset=reset)
+        else:
+            _check_feature_names(self, X, reset=reset)
         _check_n_features(self, X, reset=reset)
         return X
 

@@ -6,6 +6,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
+from joblib import Parallel, delayed
 from sklearn.base import TransformerMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
@@ -16,7 +17,14 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from mmfuse._config import resolve_verbose
-from mmfuse.fusion._base import ModalityComposition, as_frame, check_modalities
+from mmfuse.blocks import Blocks
+from mmfuse.fusion._base import (
+    ModalityComposition,
+    as_frame,
+    check_block_names,
+    check_modalities,
+    select_modality,
+)
 from mmfuse.fusion._blocks import BlockNormalizer, ModalityBlock
 
 _NORMS = {"l2", "l1", "standard", "power"}
@@ -168,7 +176,7 @@ class EarlyFusion(TransformerMixin, ModalityComposition):
                 raise ValueError(f"{option} name unknown modalities {sorted(unknown)}; "
                                  f"known: {names}")
 
-    def _build(self) -> ColumnTransformer:
+    def _build(self, X=None):
         modalities = check_modalities(self.modalities, owner="EarlyFusion")
         names = [m[0] for m in modalities]
         self._check_names("weights", self.weights, names)
@@ -191,6 +199,9 @@ class EarlyFusion(TransformerMixin, ModalityComposition):
                 block = ModalityBlock(block, modality=name, fill=self.missing,
                                       add_indicator=self.add_indicator)
             blocks.append((name, block, columns))
+        if isinstance(X, Blocks):
+            return _BlocksConcatenator(blocks, sparse_threshold=self.sparse_threshold,
+                                       n_jobs=self.n_jobs)
         return ColumnTransformer(
             blocks, sparse_threshold=self.sparse_threshold, n_jobs=self.n_jobs,
             verbose=bool(resolve_verbose(self.verbose)), verbose_feature_names_out=True,
@@ -230,7 +241,7 @@ class EarlyFusion(TransformerMixin, ModalityComposition):
         if len(getattr(X, "shape", ())) == 2 and X.shape[1] == 0:
             raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum "
                              "of 1 is required by EarlyFusion.")
-        self.column_transformer_ = self._build()
+        self.column_transformer_ = self._build(X)
         Xt = self.column_transformer_.fit_transform(X, y)
         self._store_fitted(X)
         self.weight_scores_ = None
@@ -331,6 +342,73 @@ class EarlyFusion(TransformerMixin, ModalityComposition):
     def n_blocks_(self) -> int:
         check_is_fitted(self, "column_transformer_")
         return len(self.block_slices_)
+
+
+class _BlocksConcatenator:
+    """ColumnTransformer's work for an input of named blocks (:class:`~mmfuse.blocks.Blocks`).
+
+    Each ``(name, pipeline, block_name)`` is fitted on its block as it is
+    (sparse stays sparse), and the outputs are concatenated under
+    ColumnTransformer's rules: sparse when some output is sparse and the
+    overall density is below ``sparse_threshold``, ``transformer_weights``
+    applied on transform, feature names ``<name>__<feature>``. It exposes the
+    attributes :class:`EarlyFusion` reads from a fitted ColumnTransformer.
+    """
+
+    def __init__(self, transformers, *, sparse_threshold, n_jobs):
+        self.transformers = transformers
+        self.sparse_threshold = sparse_threshold
+        self.n_jobs = n_jobs
+        self.transformer_weights = None
+
+    def fit_transform(self, X: Blocks, y=None):
+        check_block_names(self, X, reset=True)
+        self.n_features_in_ = X.shape[1]
+        fitted = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fit_transform_one)(clone(t), select_modality(X, cols, name), y)
+            for name, t, cols in self.transformers)
+        self.named_transformers_ = {name: est for (name, _, _), (est, _) in
+                                    zip(self.transformers, fitted, strict=True)}
+        outputs = [out for _, out in fitted]
+        self.output_indices_, start = {}, 0
+        for (name, _, _), out in zip(self.transformers, outputs, strict=True):
+            self.output_indices_[name] = slice(start, start + out.shape[1])
+            start += out.shape[1]
+        if any(sp.issparse(out) for out in outputs):
+            nnz = sum(out.nnz if sp.issparse(out) else np.count_nonzero(out) for out in outputs)
+            total = sum(np.prod(out.shape) for out in outputs)
+            self.sparse_output_ = total > 0 and nnz / total < self.sparse_threshold
+        else:
+            self.sparse_output_ = False
+        return self._hstack(outputs)
+
+    def transform(self, X):
+        if not isinstance(X, Blocks):
+            raise ValueError("EarlyFusion was fitted on named blocks (a mapping of blocks); "
+                             f"pass the same blocks to transform, got {type(X).__name__}")
+        check_block_names(self, X, reset=False)
+        outputs = Parallel(n_jobs=self.n_jobs)(
+            delayed(self.named_transformers_[name].transform)(select_modality(X, cols, name))
+            for name, _, cols in self.transformers)
+        weights = self.transformer_weights or {}
+        outputs = [out * weights[name] if weights.get(name, 1.0) != 1.0 else out
+                   for (name, _, _), out in zip(self.transformers, outputs, strict=True)]
+        return self._hstack(outputs)
+
+    def _hstack(self, outputs):
+        if self.sparse_output_:
+            return sp.hstack([sp.csr_matrix(out) for out in outputs], format="csr")
+        return np.hstack([out.toarray() if sp.issparse(out) else np.asarray(out)
+                          for out in outputs])
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray([f"{name}__{feature}" for name, _, _ in self.transformers
+                           for feature in self.named_transformers_[name]
+                           .get_feature_names_out()], dtype=object)
+
+
+def _fit_transform_one(transformer, block, y):
+    return transformer, transformer.fit_transform(block, y)
 
 
 def _is_passthrough(transformer) -> bool:

@@ -15,6 +15,7 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import _check_feature_names, _check_n_features, check_is_fitted
 
+from mmfuse.blocks import Blocks
 from mmfuse.fusion._base import (
     FusionClassifierMixin,
     ModalityComposition,
@@ -370,6 +371,8 @@ def _columns_of(node, positions) -> list[int]:
 
 
 def _take_columns(X, columns):
+    if isinstance(X, Blocks):
+        return X.select(columns)
     return _safe_indexing(X, columns, axis=1)
 
 

@@ -1,5 +1,5 @@
 """Small helpers shared by the media transformers."""
 
-from mmfuse.utils._column import as_column, is_missing_cell
+from mmfuse.utils._column import VectorColumn, as_column, is_missing_cell
 
-__all__ = ["as_column", "is_missing_cell"]
+__all__ = ["VectorColumn", "as_column", "is_missing_cell"]

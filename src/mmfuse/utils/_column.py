@@ -17,11 +17,24 @@ def is_missing_cell(cell) -> bool:
     return False
 
 
+class VectorColumn(np.ndarray):
+    """A column of equal-length 1-D cells stacked into a 2-D float array.
+
+    To a numeric estimator it is an ordinary ``(n_samples, width)`` array
+    (an all-NaN row is a missing cell); a media transformer reads it back as
+    one cell per row (:func:`as_column`), so a pandas column of equal-length
+    audio clips stays a column of clips. Built by
+    :func:`mmfuse.blocks.stack_vector_column`.
+    """
+
+
 def as_column(X, *, modality: str) -> list:
     """Return the cells of a single media column as a list.
 
-    Accepts a pandas Series, a one-column DataFrame, a list/tuple, or a 1-D
-    (or ``(n, 1)``) object array. Raises a clear error otherwise.
+    Accepts a pandas Series, a one-column DataFrame, a list/tuple, a 1-D
+    (or ``(n, 1)``) object array, or a :class:`VectorColumn` (a column of
+    equal-length vectors stacked into rows). Raises a clear error otherwise
+    (a plain 2-D array is not a column of cells).
     """
     if isinstance(X, pd.DataFrame):
         if X.shape[1] != 1:
@@ -39,6 +52,10 @@ def as_column(X, *, modality: str) -> list:
             return X[:, 0].tolist()
         if X.ndim == 1:
             return list(X)
+        if isinstance(X, VectorColumn):
+            # equal-length 1-D cells (audio clips) that a fusion input stacked into
+            # rows: one cell per row again, an all-NaN row being a missing cell
+            return [None if np.isnan(row).all() else np.asarray(row) for row in X]
         raise ValueError(
             f"{modality}: expected a 1-D column of {modality} cells, got an array of shape "
             f"{X.shape}; pass a list or a pandas Series with one cell per sample"

@@ -110,3 +110,30 @@ def test_kernels_gpu_parity():
     lab_gpu, d_gpu = assign_nearest(cupy.asarray(X), cupy.asarray(C))
     assert (cupy.asnumpy(lab_gpu) == lab_cpu).mean() > 0.999
     np.testing.assert_allclose(cupy.asnumpy(d_gpu), d_cpu, rtol=1e-4, atol=1e-3)
+
+
+def test_segment_moments_match_loops():
+    from mmfuse.backend import gmm_segment_statistics, segment_moments
+
+    rng = np.random.default_rng(3)
+    lengths = [5, 0, 1, 17, 0, 9]
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    X = rng.normal(size=(offsets[-1], 4)).astype(np.float32) * 3 + 10
+    W = rng.dirichlet(np.ones(3), size=offsets[-1]).astype(np.float32)
+    means = rng.normal(size=(3, 4)).astype(np.float32) + 10
+    S0, S1, S2 = segment_moments(X, offsets, W)
+    mass, first, second = gmm_segment_statistics(X, offsets, W, means)
+    for i in range(len(lengths)):
+        x = X[offsets[i]:offsets[i + 1]].astype(np.float64)
+        w = W[offsets[i]:offsets[i + 1]].astype(np.float64)
+        np.testing.assert_allclose(S0[i], w.sum(0), rtol=1e-5, atol=1e-6)
+        for k in range(3):
+            np.testing.assert_allclose(S1[i, k], (w[:, k, None] * x).sum(0), rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(S2[i, k], (w[:, k, None] * x**2).sum(0), rtol=1e-5,
+                                       atol=1e-4)
+            r = x - means[k]
+            np.testing.assert_allclose(first[i, k], (w[:, k, None] * r).sum(0), rtol=1e-4,
+                                       atol=1e-3)
+            np.testing.assert_allclose(second[i, k], (w[:, k, None] * r**2).sum(0), rtol=1e-3,
+                                       atol=1e-2)
+        np.testing.assert_allclose(mass[i], w.sum(0), rtol=1e-5, atol=1e-6)

@@ -10,7 +10,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from mmfuse._config import resolve_verbose
-from mmfuse.backend import asarray, gmm_posteriors, segment_histogram, segment_residuals
+from mmfuse.backend import asarray, gmm_posteriors, gmm_segment_statistics
 from mmfuse.descriptors import DescriptorSet
 from mmfuse.encoding._base import BaseCodebookEncoder, normalize_rows, signed_sqrt
 
@@ -221,12 +221,9 @@ class FisherVector(BaseCodebookEncoder):
         weights = asarray(self.weights_, xp)
         posteriors = gmm_posteriors(values, means, variances, weights,
                                     threshold=self.posterior_threshold)
-        labels = xp.broadcast_to(xp.arange(self.n_words), posteriors.shape)
         # (x - mu) and (x - mu)^2 summed with posterior weights, per sample and component
-        first, second = segment_residuals(values, offsets, labels, means, weights=posteriors,
-                                          return_squares=True)
+        mass, first, second = gmm_segment_statistics(values, offsets, posteriors, means)
         n_samples = ds.n_samples
-        mass = segment_histogram(labels, offsets, self.n_words, weights=posteriors)
         lengths = xp.diff(offsets)
         count = xp.where(lengths > 0, lengths, 1).astype(posteriors.dtype)[:, None]
         sigma = xp.sqrt(variances)

@@ -7,12 +7,15 @@ from contextlib import contextmanager
 
 _DEVICES = ("cpu", "gpu", "auto")
 _ARRAY_OUTPUTS = ("numpy", "device")
+_LARGE_OUTPUT = ("raise", "warn", "ignore")
 
 _global_config = {
     "device": "cpu",
     "verbose": 0,
     "working_memory": 256,
     "array_output": "numpy",
+    "max_output_memory": 0.5,
+    "on_large_output": "raise",
 }
 _threadlocal = threading.local()
 
@@ -45,6 +48,8 @@ def set_config(
     verbose: int | bool | None = None,
     working_memory: int | None = None,
     array_output: str | None = None,
+    max_output_memory: float | None = None,
+    on_large_output: str | None = None,
 ) -> None:
     """Set mmfuse configuration for the current thread.
 
@@ -63,6 +68,15 @@ def set_config(
     array_output : {"numpy", "device"}, default=None
         ``"numpy"`` returns NumPy arrays from estimators even when the work
         ran on a GPU; ``"device"`` keeps CuPy arrays on the device.
+    max_output_memory : float, default=None
+        Largest fraction of the memory available now (``MemAvailable``) that
+        an encoder's output may take (default 0.5). Encoders and
+        :class:`~mmfuse.encoding.SpatialPyramid` check before allocating it.
+    on_large_output : {"raise", "warn", "ignore"}, default=None
+        What a larger output does: ``"raise"`` (the default) a
+        :class:`MemoryError` naming its size, the number of samples and the
+        parameters that shrink it, before anything is allocated; ``"warn"``
+        a :class:`ResourceWarning`, then goes on; ``"ignore"`` nothing.
 
     Examples
     --------
@@ -87,6 +101,15 @@ def set_config(
         if array_output not in _ARRAY_OUTPUTS:
             raise ValueError(f"array_output must be one of {_ARRAY_OUTPUTS}, got {array_output!r}")
         config["array_output"] = array_output
+    if max_output_memory is not None:
+        if not 0 < float(max_output_memory):
+            raise ValueError(f"max_output_memory must be > 0, got {max_output_memory!r}")
+        config["max_output_memory"] = float(max_output_memory)
+    if on_large_output is not None:
+        if on_large_output not in _LARGE_OUTPUT:
+            raise ValueError(f"on_large_output must be one of {_LARGE_OUTPUT}, got "
+                             f"{on_large_output!r}")
+        config["on_large_output"] = on_large_output
 
 
 @contextmanager

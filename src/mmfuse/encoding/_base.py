@@ -24,6 +24,7 @@ from mmfuse.backend import (
     to_output,
 )
 from mmfuse.descriptors import DescriptorSet, as_descriptor_set
+from mmfuse.utils._memory import check_output_size
 
 #: Rows whose norms are computed at once when looking for flat descriptors:
 #: bounds the temporary to a few MiB whatever the number of descriptors.
@@ -95,13 +96,20 @@ def validate_descriptors(estimator, X, *, reset: bool) -> DescriptorSet:
             f"descriptors have {ds.n_features} features, but {type(estimator).__name__} was "
             f"fitted with {estimator.n_features_in_}"
         )
-    if ds.values.size and not np.all(np.isfinite(ds.values)):
+    if ds.values.size and not _all_finite(ds.values):
         bad = np.unique(ds.sample_ids()[~np.all(np.isfinite(ds.values), axis=1)])
         raise ValueError(
             f"descriptors contain NaN or inf in samples {bad[:10].tolist()}"
             + (" ..." if bad.size > 10 else "")
         )
     return ds
+
+
+def _all_finite(values: np.ndarray) -> bool:
+    """``np.isfinite(values).all()`` without a full-size boolean temporary."""
+    return all(np.isfinite(values[start:start + _NORM_CHUNK].sum())
+               or np.isfinite(values[start:start + _NORM_CHUNK]).all()
+               for start in range(0, values.shape[0], _NORM_CHUNK))
 
 
 def slice_samples(ds: DescriptorSet, start: int, stop: int) -> DescriptorSet:
@@ -204,9 +212,15 @@ class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
     }
 
     _MINIBATCH_THRESHOLD = 20_000
+    #: Named in the error that refuses an output too large for the memory.
+    _SHRINK_OUTPUT = "a smaller n_words"
     #: Descriptors encoded per batch: bounds the per-batch temporaries (for
     #: example Fisher-vector posteriors) and paces the progress bar.
     _BATCH_DESCRIPTORS = 1 << 16
+    #: ... and at most this many bytes of codes (many small samples, such as
+    #: the cells of a spatial pyramid, would otherwise make a batch's codes
+    #: and their temporaries as large as the whole output).
+    _BATCH_OUTPUT_BYTES = 16 << 20
 
     @abstractmethod
     def __init__(self, n_words, *, codebook, max_descriptors, random_state, verbose, min_norm):
@@ -381,30 +395,40 @@ class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
 
     # -- encoding -----------------------------------------------------------
     def _batches(self, ds: DescriptorSet):
-        """Contiguous sample ranges holding about ``_BATCH_DESCRIPTORS`` rows."""
+        """Contiguous sample ranges holding about ``_BATCH_DESCRIPTORS`` rows and at
+        most ``_BATCH_OUTPUT_BYTES`` of codes."""
         n = ds.n_samples
+        max_rows = max(1, self._BATCH_OUTPUT_BYTES // (4 * self._n_features_out))
         start = 0
         while start < n:
             limit = ds.offsets[start] + self._BATCH_DESCRIPTORS
             stop = int(np.searchsorted(ds.offsets, limit, side="right")) - 1
-            stop = min(max(stop, start + 1), n)
+            stop = min(max(stop, start + 1), start + max_rows, n)
             yield start, stop
             start = stop
 
     def _encode_all(self, ds: DescriptorSet):
-        """Encode ``ds`` batch by batch with a progress bar; one output array."""
-        parts = []
+        """Encode ``ds`` batch by batch with a progress bar, each batch's codes
+        written once into one preallocated float32 output."""
+        n_out = self._n_features_out
+        check_output_size(ds.n_samples, n_out, owner=type(self).__name__,
+                          shrink=self._SHRINK_OUTPUT)
+        on_device = get_config()["array_output"] == "device"
+        xp = get_namespace()[0] if on_device else np
+        codes = xp.empty((ds.n_samples, n_out), dtype=xp.float32)
         with tqdm(total=ds.n_samples, desc=type(self).__name__, unit="sample",
                   disable=resolve_verbose(self.verbose) < 1) as bar:
             for start, stop in self._batches(ds):
                 batch = drop_flat(slice_samples(ds, start, stop), self.min_norm)
-                parts.append(self._encode(batch))
+                codes[start:stop] = self._encode(batch)
                 bar.update(stop - start)
-        if not parts:
-            return np.zeros((0, self._n_features_out), np.float32)
-        on_device = get_config()["array_output"] == "device"
-        xp = get_namespace()[0] if on_device else np
-        return parts[0] if len(parts) == 1 else xp.concatenate(parts, axis=0)
+        return codes
+
+    @property
+    def n_features_out_(self) -> int:
+        """Width of the codes :meth:`transform` returns (known once fitted)."""
+        check_is_fitted(self, "cluster_centers_")
+        return self._n_features_out
 
     def transform(self, X):
         """Encode each sample's descriptors as one fixed-length vector.
@@ -417,6 +441,16 @@ class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         -------
         codes : ndarray of shape (n_samples, n_features_out)
             float32; samples without descriptors encode to zeros.
+
+        Notes
+        -----
+        Peak extra memory: the output, written batch by batch (about
+        ``_BATCH_DESCRIPTORS = 65,536`` descriptors), plus one batch's
+        working set: its assignments or posteriors (``65,536 x n_words``
+        values) and its codes (at most ``_BATCH_OUTPUT_BYTES = 16 MiB``, a
+        few times over in temporaries). An output larger than ``max_output_memory``
+        of the available memory is refused before allocation
+        (:func:`mmfuse.set_config`).
         """
         check_is_fitted(self, "cluster_centers_")
         ds = self._validate_descriptors(X, reset=False)

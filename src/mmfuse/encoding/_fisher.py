@@ -152,6 +152,9 @@ class FisherVector(BaseCodebookEncoder):
         self.max_iter = max_iter
         self.min_norm = min_norm
 
+    _SHRINK_OUTPUT = (
+        "a smaller n_words, or fewer descriptor dimensions (DescriptorPCA(n_components) before it)")
+
     @property
     def _n_features_out(self):
         return 2 * self.n_words * self.n_features_in_
@@ -226,12 +229,16 @@ class FisherVector(BaseCodebookEncoder):
         n_samples = ds.n_samples
         lengths = xp.diff(offsets)
         count = xp.where(lengths > 0, lengths, 1).astype(posteriors.dtype)[:, None]
-        sigma = xp.sqrt(variances)
-        u = first / sigma
-        u /= (count * xp.sqrt(weights))[:, :, None]
-        v = second / variances - mass[:, :, None]
-        v /= (count * xp.sqrt(2 * weights))[:, :, None]
-        codes = xp.concatenate([u.reshape(n_samples, -1), v.reshape(n_samples, -1)], axis=1)
+        del posteriors
+        # in place: u = first / sigma / (N sqrt(w)), v = (second / var - mass) / (N sqrt(2 w))
+        first /= xp.sqrt(variances)
+        first /= (count * xp.sqrt(weights))[:, :, None]
+        second /= variances
+        second -= mass[:, :, None]
+        second /= (count * xp.sqrt(2 * weights))[:, :, None]
+        codes = xp.concatenate([first.reshape(n_samples, -1), second.reshape(n_samples, -1)],
+                               axis=1)
+        del first, second
         if self.improved:
             normalize_rows(signed_sqrt(codes, xp), "l2", xp)
         return self._output(codes, xp)

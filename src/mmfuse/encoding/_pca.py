@@ -14,6 +14,9 @@ from sklearn.utils.validation import check_is_fitted
 from mmfuse.descriptors import DescriptorSet
 from mmfuse.encoding._base import flat_mask, sample_descriptors, validate_descriptors
 
+#: Descriptors projected at once by ``transform``: bounds its float64 temporaries.
+_TRANSFORM_CHUNK = 1 << 16
+
 
 class DescriptorPCA(TransformerMixin, BaseEstimator):
     """Project every local descriptor on its principal components (optionally whitened).
@@ -124,13 +127,23 @@ class DescriptorPCA(TransformerMixin, BaseEstimator):
         descriptors : DescriptorSet
             Same samples, offsets, positions and missing flags;
             ``n_components_`` float32 features.
+
+        Notes
+        -----
+        Peak extra memory: the output plus the float64 projection of 65,536
+        descriptors at a time.
         """
         check_is_fitted(self, "pca_")
         ds = validate_descriptors(self, X, reset=False)
         if ds.values.shape[0] == 0:
             values = np.zeros((0, self.n_components_), np.float32)
         else:
-            values = self.pca_.transform(ds.values).astype(np.float32, copy=False)
+            # chunk by chunk into one float32 array: PCA.transform works in float64,
+            # which for all descriptors at once would be twice the output again
+            values = np.empty((ds.values.shape[0], self.n_components_), np.float32)
+            for start in range(0, values.shape[0], _TRANSFORM_CHUNK):
+                stop = start + _TRANSFORM_CHUNK
+                values[start:stop] = self.pca_.transform(ds.values[start:stop])
             values[flat_mask(ds.values, self.min_norm)] = 0
         return ds.with_values(values)
 

@@ -13,7 +13,8 @@ from sklearn.utils.validation import check_is_fitted
 from mmfuse._config import get_config
 from mmfuse.backend import get_namespace
 from mmfuse.descriptors import DescriptorSet
-from mmfuse.encoding._base import normalize_rows, validate_descriptors
+from mmfuse.encoding._base import normalize_rows, slice_samples, validate_descriptors
+from mmfuse.utils._memory import check_output_size
 
 
 class SpatialPyramid(TransformerMixin, BaseEstimator):
@@ -153,8 +154,36 @@ class SpatialPyramid(TransformerMixin, BaseEstimator):
             missing=np.repeat(ds.missing, level * level),
         )
 
+    #: A chunk of samples holds at most this many descriptors ...
+    _CHUNK_DESCRIPTORS = 1 << 17
+    #: ... and at most this many bytes of output rows.
+    _CHUNK_OUTPUT_BYTES = 64 << 20
+
+    def _chunks(self, ds: DescriptorSet, row_bytes: int):
+        """Contiguous sample ranges bounded by descriptors and by output bytes."""
+        max_rows = max(1, self._CHUNK_OUTPUT_BYTES // max(row_bytes, 1))
+        start, n = 0, ds.n_samples
+        while start < n:
+            limit = ds.offsets[start] + self._CHUNK_DESCRIPTORS
+            stop = int(np.searchsorted(ds.offsets, limit, side="right")) - 1
+            stop = min(max(stop, start + 1), start + max_rows, n)
+            yield start, stop
+            start = stop
+
+    @property
+    def n_features_out_(self) -> int:
+        """Width of the pyramid code: cells of all levels times the encoder's width."""
+        check_is_fitted(self, "encoder_")
+        levels, _ = self._check_levels()
+        return sum(v * v for v in levels) * len(self.encoder_.get_feature_names_out())
+
     def transform(self, X):
         """Encode every cell of every level and concatenate.
+
+        Samples are encoded in chunks (at most ``_CHUNK_DESCRIPTORS = 131,072``
+        descriptors and ``_CHUNK_OUTPUT_BYTES = 64 MiB`` of output rows): all
+        levels of a chunk are encoded, weighted and normalised, and written
+        once into one preallocated float32 output.
 
         Parameters
         ----------
@@ -164,21 +193,42 @@ class SpatialPyramid(TransformerMixin, BaseEstimator):
         -------
         codes : ndarray of shape (n_samples, n_features_out)
             float32.
+
+        Notes
+        -----
+        Peak extra memory: the output plus one chunk's working set: the
+        chunk's descriptors re-ordered by cell (at most 131,072 rows), the
+        encoder's codes of its cells (at most the chunk's 64 MiB of output)
+        and the encoder's own batch working set. An output larger than
+        ``max_output_memory`` of the available memory is refused before
+        allocation (:func:`mmfuse.set_config`).
         """
         check_is_fitted(self, "encoder_")
         levels, weights = self._check_levels()
         ds = self._validate(X, reset=False)
+        n_out = self.n_features_out_
+        check_output_size(ds.n_samples, n_out, owner="SpatialPyramid",
+                          shrink=f"fewer levels (levels={tuple(levels)} gives "
+                                 f"{sum(v * v for v in levels)} cells) or a smaller encoder "
+                                 f"({getattr(self.encoder_, '_SHRINK_OUTPUT', 'its parameters')})")
         on_device = get_config()["array_output"] == "device"
         xp = get_namespace()[0] if on_device else np
-        blocks = []
-        for level, weight in zip(levels, weights, strict=True):
-            cells = ds if level == 1 else self._cells(ds, level)
-            codes = self.encoder_.transform(cells).reshape(ds.n_samples, -1)
-            if weight != 1.0:
-                codes = codes * weight
-            blocks.append(codes)
-        codes = xp.concatenate(blocks, axis=1).astype(xp.float32, copy=False)
-        return normalize_rows(codes, self.norm, xp)
+        codes = xp.empty((ds.n_samples, n_out), dtype=xp.float32)
+        for start, stop in self._chunks(ds, n_out * 4):
+            chunk = slice_samples(ds, start, stop)
+            rows = codes[start:stop]
+            column = 0
+            for level, weight in zip(levels, weights, strict=True):
+                cells = chunk if level == 1 else self._cells(chunk, level)
+                block = self.encoder_.transform(cells).reshape(stop - start, -1)
+                target = rows[:, column:column + block.shape[1]]
+                target[...] = block
+                if weight != 1.0:
+                    target *= weight
+                column += block.shape[1]
+                del block, cells
+            normalize_rows(rows, self.norm, xp)
+        return codes
 
     def get_feature_names_out(self, input_features=None):
         """Names ``l{level}c{cell}_{encoder feature name}``.

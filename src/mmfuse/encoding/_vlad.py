@@ -113,6 +113,9 @@ class VLAD(BaseCodebookEncoder):
         self.intra_norm = intra_norm
         self.norm = norm
 
+    _SHRINK_OUTPUT = (
+        "a smaller n_words, or fewer descriptor dimensions (DescriptorPCA(n_components) before it)")
+
     @property
     def _n_features_out(self):
         return self.n_words * self.n_features_in_

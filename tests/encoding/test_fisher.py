@@ -59,3 +59,29 @@ def test_fisher_media_conformance():
 def test_fisher_needs_enough_descriptors():
     with pytest.raises(ValueError, match="at least n_words=8"):
         FisherVector(n_words=8).fit(random_sets(lengths=(3, 2)))
+
+
+def test_fisher_auto_pca_on_wide_descriptors_matches_pca_then_reference():
+    from sklearn.decomposition import PCA
+
+    sets = random_sets(n_features=80, n_modes=4, lengths=(60, 0, 40, 1, 90))
+    fv = FisherVector(n_words=3, random_state=4).fit(sets)
+    assert fv.n_components_ == 64 and fv.n_features_out_ == 2 * 3 * 64
+    seed, sample = seed_and_sample(sets, 4)
+    pca = PCA(n_components=64, whiten=True, random_state=seed).fit(sample)
+    projected = [pca.transform(s).astype(np.float32) if len(s) else np.zeros((0, 64), np.float32)
+                 for s in sets]
+    sample64 = np.concatenate(projected).astype(np.float64)
+    reg_covar = 1e-3 * sample64.var(axis=0).mean()
+    gmm = GaussianMixture(3, covariance_type="diag", reg_covar=reg_covar,
+                          random_state=seed).fit(sample64)
+    np.testing.assert_allclose(fv.cluster_centers_, gmm.means_, rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(fv.transform(sets), _fv_reference(projected, gmm, 1e-6, True),
+                               rtol=1e-3, atol=1e-4)
+    # narrow descriptors (MFCC frames, PCA-reduced SIFT): no projection
+    narrow = FisherVector(n_words=3, random_state=4).fit(random_sets(n_features=6))
+    assert narrow.pca_ is None and narrow.n_components_ == 6
+    assert FisherVector(n_words=3, n_components=None, random_state=4).fit(sets).n_components_ \
+        == 80
+    with pytest.raises(ValueError, match="more than the 6 descriptor dimensions"):
+        FisherVector(n_words=3, n_components=10).fit(random_sets(n_features=6))

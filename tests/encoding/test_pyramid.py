@@ -75,3 +75,14 @@ def test_pyramid_errors_and_conformance():
     check_media_transformer(SpatialPyramid(BagOfWords(n_words=3, random_state=0),
                                            levels=(1, 2)), ds,
                             bad_inputs=[np.zeros((3, 10)), sets])
+
+
+def test_auto_levels_follow_the_encoder_width():
+    ds = _with_positions(random_sets(n_features=8))
+    narrow = SpatialPyramid(BagOfWords(n_words=8, random_state=0)).fit(ds)
+    assert narrow.levels_ == (1, 2, 4) and narrow.n_features_out_ == 21 * 8
+    wide = SpatialPyramid(VLAD(n_words=40, random_state=0)).fit(
+        _with_positions(random_sets(n_features=64, lengths=(40, 0, 25, 1, 60))))
+    assert wide.levels_ == (1, 2) and wide.n_features_out_ == 5 * 40 * 64
+    fixed = SpatialPyramid(BagOfWords(n_words=8, random_state=0), levels=(1, 3)).fit(ds)
+    assert fixed.levels_ == (1, 3) and fixed.transform(ds).shape == (5, 10 * 8)

@@ -16,6 +16,9 @@ from mmfuse.descriptors import DescriptorSet
 from mmfuse.encoding._base import normalize_rows, slice_samples, validate_descriptors
 from mmfuse.utils._memory import check_output_size
 
+#: ``levels="auto"``: narrow codes (bags of words) get three levels, wide ones two.
+_AUTO_NARROW, _AUTO_WIDE, _AUTO_MAX_NARROW_WIDTH = (1, 2, 4), (1, 2), 2048
+
 
 class SpatialPyramid(TransformerMixin, BaseEstimator):
     """Pool an encoder over a spatial pyramid of regions (Lazebnik et al. 2006).
@@ -38,8 +41,12 @@ class SpatialPyramid(TransformerMixin, BaseEstimator):
     encoder : estimator, default=None
         Any descriptor-set encoder (:class:`BagOfWords`, :class:`VLAD`,
         :class:`FisherVector`); None means ``BagOfWords()``. It is cloned.
-    levels : sequence of int, default=(1, 2, 4)
-        Grid sizes.
+    levels : sequence of int or "auto", default="auto"
+        Grid sizes. ``"auto"``: ``(1, 2, 4)`` (21 cells) for encoders whose
+        code has at most 2,048 values (bags of words), ``(1, 2)`` (5 cells)
+        for wider ones (VLAD, Fisher vectors: a 21-cell pyramid of a
+        16,384-value Fisher vector is 344,064 values per image, 1.4 GB per
+        1,000 images). ``levels_`` holds the grid sizes used.
     level_weights : sequence of float or None, default=None
         Multiplies the block of each level (e.g. ``(0.25, 0.25, 0.5)`` for
         the pyramid match kernel); None weighs all levels 1.
@@ -50,6 +57,8 @@ class SpatialPyramid(TransformerMixin, BaseEstimator):
     ----------
     encoder_ : estimator
         The fitted clone of ``encoder``.
+    levels_ : tuple of int
+        The grid sizes used (``levels`` with "auto" resolved).
     n_features_in_ : int
 
     Examples
@@ -70,19 +79,24 @@ class SpatialPyramid(TransformerMixin, BaseEstimator):
 
     _parameter_constraints = {
         "encoder": [HasMethods(["fit", "transform"]), None],
-        "levels": ["array-like"],
+        "levels": ["array-like", StrOptions({"auto"})],
         "level_weights": ["array-like", None],
         "norm": [StrOptions({"l2"}), None],
     }
 
-    def __init__(self, encoder=None, *, levels=(1, 2, 4), level_weights=None, norm="l2"):
+    def __init__(self, encoder=None, *, levels="auto", level_weights=None, norm="l2"):
         self.encoder = encoder
         self.levels = levels
         self.level_weights = level_weights
         self.norm = norm
 
     def _check_levels(self):
-        levels = list(self.levels) if isinstance(self.levels, Sequence | np.ndarray) else None
+        levels = self.levels
+        if isinstance(levels, str) and levels == "auto":
+            levels = getattr(self, "levels_", None)
+            if levels is None:  # before fit: the encoder's width is not known yet
+                levels = _AUTO_NARROW
+        levels = list(levels) if isinstance(levels, Sequence | np.ndarray) else None
         if not levels or not all(isinstance(v, Integral) and v >= 1 for v in levels):
             raise ValueError(f"levels must be a non-empty sequence of ints >= 1, got "
                              f"{self.levels!r}")
@@ -122,6 +136,12 @@ class SpatialPyramid(TransformerMixin, BaseEstimator):
         else:
             encoder = clone(self.encoder)
         self.encoder_ = encoder.fit(ds, y)
+        if isinstance(self.levels, str):  # "auto": from the width of the encoder's code
+            width = len(self.encoder_.get_feature_names_out())
+            self.levels_ = _AUTO_NARROW if width <= _AUTO_MAX_NARROW_WIDTH else _AUTO_WIDE
+        else:
+            self.levels_ = tuple(int(v) for v in self.levels)
+        self._check_levels()
         return self
 
     @staticmethod

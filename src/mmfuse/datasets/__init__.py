@@ -9,6 +9,7 @@ from mmfuse.datasets._av_digits import load_av_digits
 from mmfuse.datasets._base import find_dataset, get_data_home
 from mmfuse.datasets._fsdd import load_fsdd
 from mmfuse.datasets._mnist import load_mnist
+from mmfuse.datasets._mvsa import load_mvsa_twitter
 from mmfuse.datasets._shapes import make_shapes, sample_shapes_latent
 from mmfuse.datasets._wikipedia import load_image_text_folder, load_wikipedia
 
@@ -19,6 +20,7 @@ __all__ = [
     "load_fsdd",
     "load_image_text_folder",
     "load_mnist",
+    "load_mvsa_twitter",
     "load_wikipedia",
     "make_shapes",
     "sample_shapes_latent",

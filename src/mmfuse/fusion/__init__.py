@@ -13,6 +13,7 @@ scikit-learn's cross-validation and grid search.
 from mmfuse.fusion._base import missing_modality_mask
 from mmfuse.fusion._blocks import BlockNormalizer, ModalityBlock
 from mmfuse.fusion._cascade import CascadeFusionClassifier
+from mmfuse.fusion._contributions import modality_contributions
 from mmfuse.fusion._early import EarlyFusion
 from mmfuse.fusion._hierarchical import HierarchicalFusionClassifier, ProbabilityTransformer
 from mmfuse.fusion._kernel import (
@@ -34,5 +35,6 @@ __all__ = [
     "centered_kernel_alignment",
     "combine_probabilities",
     "missing_modality_mask",
+    "modality_contributions",
     "modality_kernel",
 ]

@@ -112,6 +112,20 @@ def _all_finite(values: np.ndarray) -> bool:
                for start in range(0, values.shape[0], _NORM_CHUNK))
 
 
+def sample_ranges(offsets: np.ndarray, max_descriptors: int, max_samples: int):
+    """Contiguous ``(start, stop)`` sample ranges of a CSR layout, each holding at
+    most ``max_descriptors`` descriptors (or one sample, if larger) and at most
+    ``max_samples`` samples (at least one)."""
+    n = offsets.shape[0] - 1
+    max_samples = max(1, int(max_samples))
+    start = 0
+    while start < n:
+        stop = int(np.searchsorted(offsets, offsets[start] + max_descriptors, side="right")) - 1
+        stop = min(max(stop, start + 1), start + max_samples, n)
+        yield start, stop
+        start = stop
+
+
 def slice_samples(ds: DescriptorSet, start: int, stop: int) -> DescriptorSet:
     """Samples ``start:stop`` of ``ds`` as views where possible (no gather)."""
     a, b = int(ds.offsets[start]), int(ds.offsets[stop])
@@ -397,15 +411,8 @@ class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
     def _batches(self, ds: DescriptorSet):
         """Contiguous sample ranges holding about ``_BATCH_DESCRIPTORS`` rows and at
         most ``_BATCH_OUTPUT_BYTES`` of codes."""
-        n = ds.n_samples
-        max_rows = max(1, self._BATCH_OUTPUT_BYTES // (4 * self._n_features_out))
-        start = 0
-        while start < n:
-            limit = ds.offsets[start] + self._BATCH_DESCRIPTORS
-            stop = int(np.searchsorted(ds.offsets, limit, side="right")) - 1
-            stop = min(max(stop, start + 1), start + max_rows, n)
-            yield start, stop
-            start = stop
+        return sample_ranges(ds.offsets, self._BATCH_DESCRIPTORS,
+                             self._BATCH_OUTPUT_BYTES // (4 * self._n_features_out))
 
     def _encode_all(self, ds: DescriptorSet):
         """Encode ``ds`` batch by batch with a progress bar, each batch's codes

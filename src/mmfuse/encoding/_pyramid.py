@@ -13,7 +13,12 @@ from sklearn.utils.validation import check_is_fitted
 from mmfuse._config import get_config
 from mmfuse.backend import get_namespace
 from mmfuse.descriptors import DescriptorSet
-from mmfuse.encoding._base import normalize_rows, slice_samples, validate_descriptors
+from mmfuse.encoding._base import (
+    normalize_rows,
+    sample_ranges,
+    slice_samples,
+    validate_descriptors,
+)
 from mmfuse.utils._memory import check_output_size
 
 #: ``levels="auto"``: narrow codes (bags of words) get three levels, wide ones two.
@@ -181,14 +186,8 @@ class SpatialPyramid(TransformerMixin, BaseEstimator):
 
     def _chunks(self, ds: DescriptorSet, row_bytes: int):
         """Contiguous sample ranges bounded by descriptors and by output bytes."""
-        max_rows = max(1, self._CHUNK_OUTPUT_BYTES // max(row_bytes, 1))
-        start, n = 0, ds.n_samples
-        while start < n:
-            limit = ds.offsets[start] + self._CHUNK_DESCRIPTORS
-            stop = int(np.searchsorted(ds.offsets, limit, side="right")) - 1
-            stop = min(max(stop, start + 1), start + max_rows, n)
-            yield start, stop
-            start = stop
+        return sample_ranges(ds.offsets, self._CHUNK_DESCRIPTORS,
+                             self._CHUNK_OUTPUT_BYTES // max(row_bytes, 1))
 
     @property
     def n_features_out_(self) -> int:

@@ -49,6 +49,11 @@ class CachedTransformer(TransformerMixin, BaseEstimator):
     only unseen samples are computed. So a stacked late fusion with SIFT
     inside extracts each photo once instead of once per fold.
 
+    The fingerprint pickles the transformer: define custom extractors at
+    module level. One that pickles only by value (a class defined inside a
+    function, a lambda) is hashed with the globals it uses, and its keys
+    change whenever those do.
+
     Parameters
     ----------
     transformer : transformer

@@ -68,7 +68,8 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
         describe scripts written without spaces between words (Chinese,
         Japanese, Thai, ...), where a word tokenizer returns whole clauses;
         for them use ``analyzer="char_wb"``, ``ngram_range=(1, 2)`` and
-        ``stop_words=None`` (fitting word n-grams on such text warns).
+        ``stop_words=None`` (fitting word n-grams on such text warns), or
+        segment Chinese into words with ``segmenter="jieba"``.
         Stopwords and stemming apply to the terms before characters are
         taken; pass ``stop_words=None, stemmer=None`` for n-grams of the raw
         lower-cased text.
@@ -81,6 +82,11 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
     min_token_length : int, default=2
         Shortest token kept, in characters, counted before stemming (2 matches
         scikit-learn's default token pattern).
+    segmenter : {"jieba"} or None, default=None
+        ``"jieba"``: cut Chinese into words with jieba (optional: ``pip
+        install jieba`` or the ``zh`` extra) before counting word n-grams;
+        one-character Chinese words are kept. None (the default, no extra
+        needed): Chinese is best described with ``analyzer="char_wb"``.
 
     Attributes
     ----------
@@ -156,6 +162,7 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
         smooth_idf=True,
         dtype=np.float32,
         min_token_length=2,
+        segmenter=None,
     ):
         self.lowercase = lowercase
         self.stop_words = stop_words
@@ -172,6 +179,7 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
         self.smooth_idf = smooth_idf
         self.dtype = dtype
         self.min_token_length = min_token_length
+        self.segmenter = segmenter
 
     def fit(self, X, y=None):
         """Learn the vocabulary and idf from a column of texts.
@@ -264,12 +272,13 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
             stemmer=stemmer,
             language=self.language,
             min_token_length=self.min_token_length,
+            segmenter=self.segmenter,
         )
         if self.analyzer == "word":
             # Lower-casing and stopwords happen in the tokenizer, token by token;
             # scikit-learn only counts, builds n-grams and weights.
             analysis = dict(analyzer="word", tokenizer=tokenizer, token_pattern=None)
-            share = unsegmented_share(texts)
+            share = unsegmented_share(texts) if self.segmenter is None else 0.0
             if share > _UNSEGMENTED_WARN_SHARE:
                 warnings.warn(
                     f"{MODALITY}: {share:.0%} of the characters are in scripts written without "

@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] /
                                                   "shared" / "datasets"))
     args = parser.parse_args(argv)
-    from kernels import machine_info
+    from kernels import machine_info, machine_line
 
     rows = fsdd_rows(Path(args.data_dir))
     machine = machine_info()
@@ -89,8 +89,7 @@ def main(argv=None) -> int:
                      f"{r['predict_s']:.1f} |")
     lines += ["", f"Default {default['accuracy']:.3f}; best {best['accuracy']:.3f} "
               f"({best['setting']}).", "",
-              f"Machine: {machine['cpu']}, {machine['cores']} cores, load "
-              f"{', '.join(f'{v:.1f}' for v in machine['loadavg'])}; {machine['date']}."]
+              machine_line(machine)]
     (RESULTS / "defaults.md").write_text("\n".join(lines) + "\n")
     return 0
 

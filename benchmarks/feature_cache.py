@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] /
                                                   "shared" / "datasets"))
     args = parser.parse_args(argv)
-    from kernels import machine_info
+    from kernels import machine_info, machine_line
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
 
@@ -111,8 +111,7 @@ def main(argv=None) -> int:
     for r in rows:
         lines.append(f"| {r['setting']} | {r['fit_s']:.1f} | {r['photos_described']:,} | "
                      f"{r['extractions_per_photo']:.2f} | {r['fit_over_one_extraction']:.2f} |")
-    lines += ["", f"Machine: {machine['cpu']}, {machine['cores']} cores, load "
-              f"{', '.join(f'{v:.1f}' for v in machine['loadavg'])}; {machine['date']}."]
+    lines += ["", machine_line(machine)]
     (RESULTS / "feature_cache.md").write_text("\n".join(lines) + "\n")
     return 0
 

@@ -64,7 +64,7 @@ def main(argv=None) -> int:
                                                   "shared" / "datasets"))
     parser.add_argument("--dataset", choices=("mvsa", "wikipedia"), default="mvsa")
     args = parser.parse_args(argv)
-    from kernels import machine_info
+    from kernels import machine_info, machine_line
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, f1_score
     from sklearn.pipeline import make_pipeline
@@ -174,8 +174,7 @@ def main(argv=None) -> int:
                   " Published deep reference points on a similar split (pretrained BERT + "
                   "ResNet): image 0.653, text 0.735, both 0.773." if args.dataset == "mvsa"
                   else ""), "",
-              f"Machine: {machine['cpu']}, {machine['cores']} cores, load "
-              f"{', '.join(f'{v:.1f}' for v in machine['loadavg'])}; {machine['date']}."]
+              machine_line(machine)]
     (RESULTS / f"{out}.md").write_text("\n".join(lines) + "\n")
     return 0
 

@@ -83,22 +83,23 @@ def machine_info() -> dict:
 # Measuring one call: wall time and peak resident memory
 # ---------------------------------------------------------------------------------------
 
-def _reset_high_water_mark() -> bool:
+def reset_high_water_mark() -> bool:
     """Reset Linux's peak-RSS mark of this process (``/proc/self/clear_refs``)."""
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
-        return _high_water_mark() > 0
+        return proc_status_bytes("VmHWM") > 0
     except OSError:
         return False
 
 
-def _high_water_mark() -> int:
-    """Peak RSS in bytes since the last reset (``VmHWM``), 0 when unknown."""
+def proc_status_bytes(field: str = "VmHWM") -> int:
+    """A memory field of ``/proc/self/status`` in bytes (``VmHWM``: peak RSS since
+    the last reset; ``VmRSS``: RSS now), 0 when unknown."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
@@ -127,7 +128,7 @@ class PeakMemory:
             self._proc = None
             return self
         self._proc = psutil.Process()
-        self._hwm = _reset_high_water_mark()
+        self._hwm = reset_high_water_mark()
         self._start = self._peak = self._proc.memory_info().rss
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -146,7 +147,7 @@ class PeakMemory:
         self._thread.join()
         self._peak = max(self._peak, self._proc.memory_info().rss)
         if self._hwm:  # the kernel's exact peak: no sampling gap, even on a loaded machine
-            self._peak = max(self._peak, _high_water_mark())
+            self._peak = max(self._peak, proc_status_bytes("VmHWM"))
         self.peak_mb = (self._peak - self._start) / 2**20
         if self._cuda:
             import torch

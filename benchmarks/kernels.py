@@ -87,6 +87,12 @@ def machine_info() -> dict:
     }
 
 
+def machine_line(machine: dict) -> str:
+    """One Markdown line for a results page: CPU, cores, load average and date."""
+    return (f"Machine: {machine['cpu']}, {machine['cores']} cores, load "
+            f"{', '.join(f'{v:.1f}' for v in machine['loadavg'])}; {machine['date']}.")
+
+
 def _median_times(methods: dict, repeats: int) -> dict:
     """Run every method ``repeats`` times, interleaved; return all times."""
     times = {name: [] for name in methods}

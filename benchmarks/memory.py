@@ -36,19 +36,10 @@ CASES = ("bow", "bow-soft", "vlad", "fisher", "bow+spm", "bow-soft+spm", "vlad+s
 
 def _rss_mib() -> float:
     """Peak resident set size so far (since the last :func:`_reset_peak`), MiB."""
-    status = _proc_status()
-    if "VmHWM" in status:
-        return status["VmHWM"]
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from harness import proc_status_bytes
 
-
-def _proc_status() -> dict:
-    try:
-        lines = Path("/proc/self/status").read_text().splitlines()
-    except OSError:
-        return {}
-    return {line.split(":")[0]: int(line.split()[1]) / 1024 for line in lines
-            if line.startswith(("VmHWM", "VmRSS"))}
+    peak = proc_status_bytes("VmHWM")
+    return peak / 2**20 if peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _reset_peak() -> float:
@@ -56,11 +47,11 @@ def _reset_peak() -> float:
 
     Without the reset, a transient peak while the input is built would hide
     the encoder's own working set."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-    return _proc_status().get("VmRSS", _rss_mib())
+    from harness import proc_status_bytes, reset_high_water_mark
+
+    reset_high_water_mark()
+    now = proc_status_bytes("VmRSS")
+    return now / 2**20 if now else _rss_mib()
 
 
 def photo_like_descriptors(n_images: int, seed: int = 0):

@@ -116,7 +116,7 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] /
                                                   "shared" / "datasets"))
     args = parser.parse_args(argv)
-    from kernels import machine_info
+    from kernels import machine_info, machine_line
 
     rows = []
     for dataset in args.datasets:
@@ -131,8 +131,7 @@ def main(argv=None) -> int:
              "linear kernel, C=1), accuracy on the "
              "official test photos. Output GiB per 10k images: float32 codes of 10,000 "
              "images.", "",
-             f"Machine: {machine['cpu']}, {machine['cores']} cores, load "
-             f"{', '.join(f'{v:.1f}' for v in machine['loadavg'])}; {machine['date']}.", "",
+             machine_line(machine), "",
              "| dataset | configuration | dims | accuracy | output GiB / 10k images | "
              "encode train s | classifier s |", "|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:

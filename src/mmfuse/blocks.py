@@ -27,6 +27,15 @@ def _is_vector(cell) -> bool:
         and all(isinstance(v, Real) for v in cell))
 
 
+def _vector_width(cells) -> int | None:
+    """The common length of the present cells when all are numeric vectors, else None."""
+    present = [c for c in cells if not is_missing_cell(c)]
+    if not present or not all(_is_vector(c) for c in present):
+        return None
+    widths = {len(c) for c in present}
+    return widths.pop() if len(widths) == 1 else None
+
+
 def stack_vector_column(column):
     """A column whose present cells are equal-length numeric vectors, as a 2-D float array.
 
@@ -50,13 +59,9 @@ def stack_vector_column(column):
     True
     """
     cells = column.tolist() if isinstance(column, pd.Series) else list(column)
-    present = [c for c in cells if not is_missing_cell(c)]
-    if not present or not all(_is_vector(c) for c in present):
+    width = _vector_width(cells)
+    if width is None:
         return None
-    widths = {len(c) for c in present}
-    if len(widths) != 1:
-        return None
-    width = widths.pop()
     out = np.full((len(cells), width), np.nan)
     for i, cell in enumerate(cells):
         if _is_vector(cell):
@@ -247,7 +252,7 @@ def needs_blocks(mapping: Mapping) -> bool:
             return True
         if getattr(value, "ndim", 1) == 2:
             return True
-        if isinstance(value, pd.Series) and stack_vector_column(value) is not None:
+        if isinstance(value, pd.Series) and _vector_width(value.tolist()) is not None:
             return True
     return False
 

@@ -39,6 +39,29 @@ def get_data_home(data_dir=None) -> Path | None:
     return Path(data_dir).expanduser()
 
 
+def locate_dataset(name: str, path, *, marker: str, title: str, what: str,
+                   contents: str) -> Path:
+    """The folder of dataset ``name`` for a loader, or a clear FileNotFoundError.
+
+    ``path`` may be the dataset folder itself, recognised by its ``marker``
+    entry whatever the folder is called, or a folder holding ``name/``; None
+    uses ``$MMFUSE_DATA`` (:func:`find_dataset`). The error says where it
+    looked and what to copy there: ``what``, a folder ``name`` holding
+    ``contents``.
+    """
+    if path is not None:
+        candidate = Path(path).expanduser()
+        if (candidate / marker).exists():
+            return candidate
+    found = find_dataset(name, data_dir=path)
+    if found is None:
+        where = (f"under {path}" if path is not None
+                 else f"($MMFUSE_DATA is unset or has no {name}/)")
+        raise FileNotFoundError(f"{title} not found {where}; copy {what} (a folder '{name}' "
+                                f"holding {contents}) there, or pass its path")
+    return found
+
+
 def find_dataset(name: str, data_dir=None) -> Path | None:
     """Return the folder of the real dataset ``name``, or None when it is absent.
 

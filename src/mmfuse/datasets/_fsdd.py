@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
-from mmfuse.datasets._base import find_dataset
+from mmfuse.datasets._base import locate_dataset
 
 #: Sample rate of every FSDD recording, in Hz.
 FSDD_SAMPLE_RATE = 8000
@@ -131,14 +131,5 @@ def load_fsdd(path=None, *, subset="all", load_audio=False):
 
 
 def _locate(path) -> Path:
-    if path is not None:
-        candidate = Path(path).expanduser()
-        if (candidate / "recordings").is_dir():
-            return candidate
-    found = find_dataset("fsdd", data_dir=path)
-    if found is None:
-        where = f"under {path}" if path is not None else "($MMFUSE_DATA is unset or has no fsdd/)"
-        raise FileNotFoundError(
-            f"FSDD not found {where}; copy the Free Spoken Digit Dataset (a folder 'fsdd' "
-            "holding 'recordings/') there, or pass its path")
-    return found
+    return locate_dataset("fsdd", path, marker="recordings", title="FSDD",
+                          what="the Free Spoken Digit Dataset", contents="'recordings/'")

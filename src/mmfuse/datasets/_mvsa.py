@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
-from mmfuse.datasets._base import find_dataset
+from mmfuse.datasets._base import locate_dataset
 
 #: Sentiment labels, in the order of ``target``.
 MVSA_LABELS = ("negative", "neutral", "positive")
@@ -124,15 +124,5 @@ def load_mvsa_twitter(path=None, *, subset="all"):
 
 
 def _locate(path) -> Path:
-    if path is not None:
-        candidate = Path(path).expanduser()
-        if (candidate / "labels.csv").is_file():
-            return candidate
-    found = find_dataset("mvsa_twitter", data_dir=path)
-    if found is None:
-        where = f"under {path}" if path is not None else \
-            "($MMFUSE_DATA is unset or has no mvsa_twitter/)"
-        raise FileNotFoundError(
-            f"MVSA Twitter not found {where}; copy it (a folder 'mvsa_twitter' holding "
-            "labels.csv, images/ and texts/) there, or pass its path")
-    return found
+    return locate_dataset("mvsa_twitter", path, marker="labels.csv", title="MVSA Twitter",
+                          what="it", contents="labels.csv, images/ and texts/")

@@ -96,20 +96,15 @@ def validate_descriptors(estimator, X, *, reset: bool) -> DescriptorSet:
             f"descriptors have {ds.n_features} features, but {type(estimator).__name__} was "
             f"fitted with {estimator.n_features_in_}"
         )
-    if ds.values.size and not _all_finite(ds.values):
+    # summed in float64, float32 values cannot overflow: the sum is finite exactly
+    # when every value is, and it needs no full-size boolean temporary
+    if ds.values.size and not np.isfinite(ds.values.sum(dtype=np.float64)):
         bad = np.unique(ds.sample_ids()[~np.all(np.isfinite(ds.values), axis=1)])
         raise ValueError(
             f"descriptors contain NaN or inf in samples {bad[:10].tolist()}"
             + (" ..." if bad.size > 10 else "")
         )
     return ds
-
-
-def _all_finite(values: np.ndarray) -> bool:
-    """``np.isfinite(values).all()`` without a full-size boolean temporary."""
-    return all(np.isfinite(values[start:start + _NORM_CHUNK].sum())
-               or np.isfinite(values[start:start + _NORM_CHUNK]).all()
-               for start in range(0, values.shape[0], _NORM_CHUNK))
 
 
 def sample_ranges(offsets: np.ndarray, max_descriptors: int, max_samples: int):

@@ -206,8 +206,8 @@ class FisherVector(BaseCodebookEncoder):
         sample = np.asarray(sample, dtype=np.float64)
         reg_covar = (_AUTO_REG_COVAR * float(sample.var(axis=0).mean())
                      if self.reg_covar == "auto" else float(self.reg_covar))
-        if reg_covar <= 0:  # constant data: any positive floor keeps the mixture proper
-            reg_covar = _AUTO_REG_COVAR if self.reg_covar == "auto" else reg_covar
+        if self.reg_covar == "auto" and reg_covar <= 0:  # constant data: any positive floor
+            reg_covar = _AUTO_REG_COVAR
         for attempt in range(_REG_COVAR_RETRIES + 1):
             gmm = GaussianMixture(n_components=self.n_words, covariance_type="diag",
                                   reg_covar=reg_covar, max_iter=self.max_iter,

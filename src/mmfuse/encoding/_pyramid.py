@@ -142,8 +142,8 @@ class SpatialPyramid(TransformerMixin, BaseEstimator):
             encoder = clone(self.encoder)
         self.encoder_ = encoder.fit(ds, y)
         if isinstance(self.levels, str):  # "auto": from the width of the encoder's code
-            width = len(self.encoder_.get_feature_names_out())
-            self.levels_ = _AUTO_NARROW if width <= _AUTO_MAX_NARROW_WIDTH else _AUTO_WIDE
+            wide = self._encoder_width() > _AUTO_MAX_NARROW_WIDTH
+            self.levels_ = _AUTO_WIDE if wide else _AUTO_NARROW
         else:
             self.levels_ = tuple(int(v) for v in self.levels)
         self._check_levels()
@@ -194,7 +194,12 @@ class SpatialPyramid(TransformerMixin, BaseEstimator):
         """Width of the pyramid code: cells of all levels times the encoder's width."""
         check_is_fitted(self, "encoder_")
         levels, _ = self._check_levels()
-        return sum(v * v for v in levels) * len(self.encoder_.get_feature_names_out())
+        return sum(v * v for v in levels) * self._encoder_width()
+
+    def _encoder_width(self) -> int:
+        """Width of the encoder's code: mmfuse encoders know it; others name their features."""
+        width = getattr(self.encoder_, "n_features_out_", None)
+        return int(width) if width is not None else len(self.encoder_.get_feature_names_out())
 
     def transform(self, X):
         """Encode every cell of every level and concatenate.

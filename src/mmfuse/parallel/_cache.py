@@ -21,7 +21,6 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
-from tqdm.auto import tqdm
 
 from mmfuse._config import resolve_verbose
 from mmfuse.descriptors import DescriptorSet
@@ -64,7 +63,8 @@ class CachedTransformer(TransformerMixin, BaseEstimator):
         one ``.npz`` file per sample, shared by worker processes (parallel
         CV) and by later runs.
     verbose : int or None, default=None
-        1 shows a progress bar over the samples computed.
+        1 prints how many samples were computed and how many read back (the
+        wrapped extractor shows its own progress).
 
     Attributes
     ----------
@@ -148,23 +148,20 @@ class CachedTransformer(TransformerMixin, BaseEstimator):
         keys = [_cell_key(c) for c in cells]
         parts: list = [store.get(k) for k in keys]
         todo = [i for i, part in enumerate(parts) if part is None]
-        # the same sample twice in X: compute it once
-        unique = list(dict.fromkeys(keys[i] for i in todo))
-        if unique:
-            first = {}
-            for i in todo:
-                first.setdefault(keys[i], i)
-            rows = [first[k] for k in unique]
-            with tqdm(total=len(rows), desc="CachedTransformer", unit="sample",
-                      disable=resolve_verbose(self.verbose) < 1) as bar:
-                out = self.transformer_.transform([cells[i] for i in rows])
-                bar.update(len(rows))
-            computed = dict(zip(unique, _split(out), strict=True))
+        first = {}  # unseen key -> its first row: the same sample twice is computed once
+        for i in todo:
+            first.setdefault(keys[i], i)
+        if first:
+            out = self.transformer_.transform([cells[i] for i in first.values()])
+            computed = dict(zip(first, _split(out), strict=True))
             for key, part in computed.items():
                 store.put(key, part)
             parts = [computed[keys[i]] if part is None else part
                      for i, part in enumerate(parts)]
-        self.n_computed_, self.n_reused_ = len(unique), len(cells) - len(todo)
+        self.n_computed_, self.n_reused_ = len(first), len(cells) - len(todo)
+        if resolve_verbose(self.verbose) >= 1:
+            print(f"CachedTransformer: {self.n_computed_} samples computed, "
+                  f"{self.n_reused_} read from the cache")
         return _assemble(parts)
 
     def get_feature_names_out(self, input_features=None):

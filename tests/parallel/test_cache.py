@@ -128,3 +128,12 @@ def test_dense_and_sparse_outputs(shapes, tmp_path):
         sparse = CachedTransformer(hashing, location=location).fit(texts).transform(texts)
         assert sp.issparse(sparse)
         np.testing.assert_allclose(sparse.toarray(), hashing.transform(texts).toarray())
+
+
+def test_media_transformer_conformance():
+    from mmfuse.utils.estimator_checks import check_media_transformer
+
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 255, (48, 48), dtype=np.uint8) for _ in range(4)] + [None]
+    check_media_transformer(CachedTransformer(SIFTExtractor(mode="sparse")), images,
+                            bad_inputs=[np.zeros((3, 4)), "x.png"])

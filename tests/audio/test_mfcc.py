@@ -55,7 +55,7 @@ def reference_mfcc(y, sr, n_mfcc, n_mels, n_fft, win_length, hop_length, fmin=0.
 
 
 def test_plain_mfcc_matches_numpy_scipy_reference(clips):
-    extractor = MFCCExtractor(sr=SR, deltas=0, cmvn=None, pre_emphasis=0).fit(clips)
+    extractor = MFCCExtractor(sr=SR, deltas=0, cmvn=None, pre_emphasis=0, trim_db=None).fit(clips)
     ds = extractor.transform(clips)
     assert (extractor.n_fft_, extractor.win_length_, extractor.hop_length_) == (256, 200, 80)
     for i, clip in enumerate(clips):
@@ -151,6 +151,40 @@ def test_file_bytes_and_tuple_cells_agree(tmp_path, clips):
     # a (samples, rate) cell at another rate is resampled to sr first
     resampled = extractor.transform([(upsampled, 16000)])
     assert abs(resampled.lengths[0] - ds.lengths[0]) <= 1
+
+
+def _wav(clip, rate, subtype="FLOAT"):
+    buffer = io.BytesIO()
+    sf.write(buffer, clip, rate, format="WAV", subtype=subtype)
+    return buffer.getvalue()
+
+
+def test_auto_rate_is_the_lowest_stored_rate_capped_at_16k(tmp_path, clips):
+    narrow = tmp_path / "narrow.wav"
+    narrow.write_bytes(_wav(clips[0], SR))
+    wide = librosa.resample(clips[1], orig_sr=SR, target_sr=44100)
+    cells = [narrow, _wav(wide, 44100), (clips[2], SR), None]
+    # lowest stored rate among paths, bytes and tuples; the rate read from the
+    # header, as soundfile reads it
+    auto = MFCCExtractor().fit(cells)
+    assert auto.sr_ == sf.info(str(narrow)).samplerate == SR
+    np.testing.assert_array_equal(auto.transform(cells).values,
+                                  MFCCExtractor(sr=SR).fit(cells).transform(cells).values)
+    # clips stored at 44.1 kHz only: capped at 16 kHz, the old default
+    only_wide = [_wav(wide, 44100), (librosa.resample(clips[0], orig_sr=SR, target_sr=22050),
+                                     22050)]
+    capped = MFCCExtractor().fit(only_wide)
+    assert capped.sr_ == 16000
+    np.testing.assert_array_equal(capped.transform(only_wide).values,
+                                  MFCCExtractor(sr=16000).fit_transform(only_wide).values)
+    # bare arrays carry no rate: 16 kHz; an explicit rate is kept as given
+    assert MFCCExtractor().fit(clips).sr_ == 16000
+    assert MFCCExtractor(sr=22050).fit([narrow]).sr_ == 22050
+    # a header that cannot be read does not decide the rate; transform names it
+    auto_bad = MFCCExtractor().fit([narrow, b"not audio"])
+    assert auto_bad.sr_ == SR
+    with pytest.raises(MediaError, match="sample 1"):
+        auto_bad.transform([narrow, b"not audio"])
 
 
 def test_missing_cells_and_containers(clips):

@@ -18,9 +18,13 @@ from mmfuse.audio._filters import _pow2_at_least, bandpass_filter, reduce_noise
 from mmfuse.descriptors import DescriptorSet
 from mmfuse.exceptions import MediaError
 from mmfuse.io import read_audio
+from mmfuse.io._audio import native_rate
 from mmfuse.utils import as_column, is_missing_cell
 
 MODALITY = "audio"
+
+#: Highest rate ``sr="auto"`` picks: speech and most sound events lie below 8 kHz.
+AUTO_MAX_SR = 16000
 
 #: A sample at or above this magnitude is counted as clipped (full scale is 1).
 CLIP_LEVEL = 0.999
@@ -50,10 +54,20 @@ class MFCCExtractor(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    sr : int, default=16000
+    sr : int or "auto", default="auto"
         Sample rate the features are computed at, in Hz. Files are resampled
         to it; array cells are taken to be at this rate already (give a
-        ``(samples, rate)`` tuple for an array at another rate).
+        ``(samples, rate)`` tuple for an array at another rate). ``"auto"``
+        (the rule is in ``sr_``): the lowest rate the training clips are
+        stored at (read from the file headers and tuples at fit), capped at
+        16000, or 16000 when no training clip carries a rate (bare arrays).
+        Upsampling a clip cannot add the bands it lacks: an 8 kHz recording
+        described at 16 kHz gives mel bands above 4 kHz that hold only the
+        resampler's noise. With "auto", 8 kHz telephone-band speech is
+        described at 8 kHz (FSDD's official split with the other defaults:
+        0.973 accuracy, against 0.953 at 16 kHz; see
+        ``benchmarks/results/defaults.md``) and anything recorded at 16 kHz
+        or more at 16 kHz, as before.
     n_mfcc : int, default=13
         Number of cepstral coefficients, ``c0`` included.
     n_mels : int, default=40
@@ -84,10 +98,14 @@ class MFCCExtractor(TransformerMixin, BaseEstimator):
     pre_emphasis : float, default=0.97
         Coefficient of the pre-emphasis filter ``y[n] - coef * y[n - 1]``
         (:func:`librosa.effects.preemphasis`); 0 disables it.
-    trim_db : float, default=None
+    trim_db : float, default=40.0
         Trim leading and trailing parts quieter than the clip's peak by more
         than this many dB (:func:`librosa.effects.trim`); None keeps the
-        whole clip. Frame times stay relative to the untrimmed clip.
+        whole clip. Frame times stay relative to the untrimmed clip. The
+        leading and trailing silence of a recorded event is not part of it,
+        and a sequence model spends states on it (FSDD, see
+        ``benchmarks/results/defaults.md``); a noisy clip whose edges lie
+        within 40 dB of its peak is kept whole.
     band : tuple (low, high), default=None
         Band-pass filter the clip to ``low``-``high`` Hz first
         (:func:`~mmfuse.audio.bandpass_filter`); either end may be None.
@@ -125,8 +143,11 @@ class MFCCExtractor(TransformerMixin, BaseEstimator):
     feature_names_ : ndarray of str
         Names of the frame coefficients: ``mfcc0`` ..., ``log_energy``,
         ``delta_mfcc0`` ..., ``delta2_mfcc0`` ...
+    sr_ : int
+        The rate the features are computed at: `sr`, or the rate the
+        ``"auto"`` rule chose from the training clips.
     n_fft_, hop_length_, win_length_ : int
-        The frame parameters in samples at `sr`.
+        The frame parameters in samples at ``sr_``.
 
     Notes
     -----
@@ -168,7 +189,7 @@ class MFCCExtractor(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "sr": [Interval(Integral, 1, None, closed="left")],
+        "sr": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "n_mfcc": [Interval(Integral, 1, None, closed="left")],
         "n_mels": [Interval(Integral, 1, None, closed="left")],
         "frame_duration": [Interval(Real, 0, None, closed="neither")],
@@ -192,9 +213,9 @@ class MFCCExtractor(TransformerMixin, BaseEstimator):
         "verbose": ["verbose", None],
     }
 
-    def __init__(self, sr=16000, *, n_mfcc=13, n_mels=40, frame_duration=0.025,
+    def __init__(self, sr="auto", *, n_mfcc=13, n_mels=40, frame_duration=0.025,
                  hop_duration=0.010, fmin=0.0, fmax=None, deltas=2, delta_width=9,
-                 energy=False, cmvn="auto", pre_emphasis=0.97, trim_db=None, band=None,
+                 energy=False, cmvn="auto", pre_emphasis=0.97, trim_db=40.0, band=None,
                  denoise=False, output="frames", silence_threshold=1e-4, on_error="raise",
                  on_silence="empty", n_jobs=None, batch_size=32, verbose=None):
         self.sr = sr
@@ -227,7 +248,7 @@ class MFCCExtractor(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : list, pandas Series, one-column DataFrame or 1-D object array
-            Audio cells: paths, encoded bytes, 1-D sample arrays at `sr`,
+            Audio cells: paths, encoded bytes, 1-D sample arrays at ``sr_``,
             ``(samples, rate)`` tuples, or None/NaN.
         y : ignored
 
@@ -236,8 +257,14 @@ class MFCCExtractor(TransformerMixin, BaseEstimator):
         self
         """
         self._validate_params()
+        cells = as_column(X, modality=MODALITY)
+        if self.sr == "auto":
+            rates = [rate for cell in cells if not is_missing_cell(cell)
+                     if (rate := native_rate(cell)) is not None]
+            self.sr_ = min(min(rates, default=AUTO_MAX_SR), AUTO_MAX_SR)
+        else:
+            self.sr_ = int(self.sr)
         settings = self._settings()
-        as_column(X, modality=MODALITY)
         names = _coefficient_names(settings)
         self.feature_names_ = np.asarray(names, dtype=object)
         self.n_fft_ = settings.n_fft
@@ -249,7 +276,7 @@ class MFCCExtractor(TransformerMixin, BaseEstimator):
         return self
 
     def _settings(self) -> _Settings:
-        sr = int(self.sr)
+        sr = self.sr_
         win_length = max(1, round(self.frame_duration * sr))
         hop_length = max(1, round(self.hop_duration * sr))
         fmax = sr / 2 if self.fmax is None else float(self.fmax)
@@ -287,7 +314,7 @@ class MFCCExtractor(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : list, pandas Series, one-column DataFrame or 1-D object array
-            Audio cells: paths, encoded bytes, 1-D sample arrays at `sr`,
+            Audio cells: paths, encoded bytes, 1-D sample arrays at ``sr_``,
             ``(samples, rate)`` tuples, or None/NaN.
 
         Returns

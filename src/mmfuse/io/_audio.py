@@ -170,6 +170,38 @@ def read_audio(source, *, sr=None, source_sr=None, mono=True,
     return (samples[0] if mono else samples), int(rate)
 
 
+def native_rate(source) -> int | None:
+    """The sample rate a clip is stored at, read from its header without decoding it.
+
+    Parameters
+    ----------
+    source : audio cell
+        A path, encoded bytes, a ``(samples, rate)`` tuple or an array.
+
+    Returns
+    -------
+    rate : int or None
+        The stored rate; None for a bare array (it carries no rate), a
+        missing cell, or a source whose header cannot be read (reading it
+        later raises the clear error of :func:`read_audio`).
+    """
+    import soundfile as sf
+
+    if isinstance(source, tuple) and len(source) == 2:
+        rate = source[1]
+        if isinstance(rate, Integral) and not isinstance(rate, bool) and rate >= 1:
+            return int(rate)
+        return None
+    try:
+        if isinstance(source, (str, os.PathLike)) and str(source):
+            return int(sf.info(os.fspath(source)).samplerate)
+        if isinstance(source, _BYTES_TYPES) and len(source):
+            return int(sf.info(io.BytesIO(bytes(source))).samplerate)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError):
+        return None
+    return None
+
+
 def _check_rate(rate, name):
     if rate is None:
         return None

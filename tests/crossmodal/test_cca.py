@@ -186,3 +186,21 @@ def test_pls_matches_sklearn_plscanonical():
     dense = ours.transform_y(Y)
     np.testing.assert_allclose(PLS(n_components=2).fit(X, sp.csr_matrix(Y)).transform_y(Y),
                                dense, atol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [CCA, PLS, KernelCCA])
+def test_auto_components_keep_ten_pairs_or_all_the_views_support(cls):
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(300, 12))
+    X = np.hstack([z, rng.normal(size=(300, 8))])
+    Y = z @ rng.normal(size=(12, 15)) + 0.5 * rng.normal(size=(300, 15))
+    extra = {"random_state": 0, "n_approx_components": 60} if cls is KernelCCA else {}
+    auto = cls(**extra).fit(X, Y)
+    ten = cls(n_components=10, **extra).fit(X, Y)
+    assert auto.n_components_ == 10
+    np.testing.assert_allclose(auto.transform_x(X), ten.transform_x(X), atol=1e-8)
+    np.testing.assert_allclose(auto.transform_y(Y), ten.transform_y(Y), atol=1e-8)
+    if cls is not KernelCCA:  # feature maps are wider than the views
+        narrow = cls(**extra).fit(X[:, :3], Y[:, :4])
+        assert narrow.n_components_ == 3
+        assert narrow.transform_x(X[:, :3]).shape == (300, 3)

@@ -69,8 +69,9 @@ class KernelCCA(TwoViewEstimator):
 
     Parameters
     ----------
-    n_components : int, default=2
-        Number of canonical pairs.
+    n_components : int or "auto", default="auto"
+        Number of canonical pairs; ``"auto"`` keeps 10, or as many as the
+        feature maps support when that is fewer (as :class:`CCA`).
     kernel : {"rbf", "laplacian", "chi2", "poly", "linear"}, default="rbf"
         Kernel of both views. ``"chi2"`` (exponential chi-squared) needs
         non-negative features such as histograms.
@@ -99,6 +100,8 @@ class KernelCCA(TwoViewEstimator):
         As in :class:`CCA`, in the mapped spaces.
     gamma_x_, gamma_y_ : float or None
         Bandwidths used.
+    n_components_ : int
+        Number of pairs kept.
     n_features_in_, n_features_y_in_ : int
         Widths of the two views.
 
@@ -118,7 +121,7 @@ class KernelCCA(TwoViewEstimator):
     """
 
     _parameter_constraints = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_components": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "kernel": [StrOptions(set(KERNELS))],
         "approximation": [StrOptions({"nystroem", "fourier"})],
         "n_approx_components": [Interval(Integral, 1, None, closed="left")],
@@ -133,7 +136,7 @@ class KernelCCA(TwoViewEstimator):
     _feature_prefix = "kcca"
     _accept_sparse = "csr"
 
-    def __init__(self, n_components=2, *, kernel="rbf", approximation="nystroem",
+    def __init__(self, n_components="auto", *, kernel="rbf", approximation="nystroem",
                  n_approx_components=500, gamma_x=None, gamma_y=None, degree=3, coef0=1,
                  reg_x=0.1, reg_y=0.1, random_state=None):
         self.n_components = n_components
@@ -185,12 +188,13 @@ class KernelCCA(TwoViewEstimator):
         self.y_map_ = self._make_map(self.gamma_y_, X.shape[0], rng).fit(Y)
         X_mapped, Y_mapped = self.x_map_.transform(X), self.y_map_.transform(Y)
         dims = min(X_mapped.shape[1], Y_mapped.shape[1])
-        if self.n_components > dims:
+        if self.n_components != "auto" and self.n_components > dims:
             raise ValueError(f"n_components={self.n_components} exceeds the feature-map "
                              f"dimension {dims}; raise n_approx_components")
         (self.x_mean_, self.y_mean_, self.x_weights_, self.y_weights_,
          self.canonical_correlations_) = canonical_pairs(X_mapped, Y_mapped, self.n_components,
                                                          self.reg_x, self.reg_y)
+        self.n_components_ = self.x_weights_.shape[1]
         return self
 
     def _make_map(self, gamma, n_samples, rng):
@@ -207,7 +211,7 @@ class KernelCCA(TwoViewEstimator):
 
     @property
     def _n_features_out(self):
-        return self.n_components
+        return self.n_components_
 
     def _transform_x(self, X):
         return (self.x_map_.transform(X) - self.x_mean_) @ self.x_weights_

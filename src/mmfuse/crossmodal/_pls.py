@@ -7,9 +7,10 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.cross_decomposition import PLSCanonical
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from mmfuse.crossmodal._base import TwoViewEstimator, check_labels, check_two_views
+from mmfuse.crossmodal._cca import AUTO_COMPONENTS
 
 
 class PLS(TwoViewEstimator):
@@ -24,8 +25,11 @@ class PLS(TwoViewEstimator):
 
     Parameters
     ----------
-    n_components : int, default=2
-        Number of pairs of latent directions.
+    n_components : int or "auto", default="auto"
+        Number of pairs of latent directions; ``"auto"`` keeps 10, or
+        ``min(n_samples, n_features of X, of Y)`` when that is fewer (as
+        :class:`CCA`; on audio-visual digits 10 pairs reach mean MAP 0.531
+        against 0.234 for 2, ``benchmarks/results/defaults.md``).
     scale : bool, default=True
         Standardise each feature first (sklearn's ``scale``).
     max_iter : int, default=500
@@ -45,6 +49,8 @@ class PLS(TwoViewEstimator):
         Projections of the standardised views (``pls_.x_rotations_``, ...).
     n_iter_ : int
         Most NIPALS iterations any component needed.
+    n_components_ : int
+        Number of pairs kept.
     n_features_in_, n_features_y_in_ : int
         Widths of the two views.
 
@@ -63,7 +69,7 @@ class PLS(TwoViewEstimator):
     """
 
     _parameter_constraints = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_components": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "scale": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -71,7 +77,7 @@ class PLS(TwoViewEstimator):
     _feature_prefix = "pls"
     _accept_sparse = "csr"
 
-    def __init__(self, n_components=2, *, scale=True, max_iter=500, tol=1e-6):
+    def __init__(self, n_components="auto", *, scale=True, max_iter=500, tol=1e-6):
         self.n_components = n_components
         self.scale = scale
         self.max_iter = max_iter
@@ -96,14 +102,18 @@ class PLS(TwoViewEstimator):
                                                    accept_sparse=self._accept_sparse))
         check_labels(y, X.shape[0], type(self).__name__, required=False)
         limit = min(X.shape[0], X.shape[1], Y.shape[1])
-        if self.n_components > limit:
+        if self.n_components == "auto":
+            self.n_components_ = min(AUTO_COMPONENTS, limit)
+        elif self.n_components > limit:
             raise ValueError(f"n_components={self.n_components} must be at most "
                              f"min(n_samples, n_features of X, of Y) = {limit}")
+        else:
+            self.n_components_ = self.n_components
         self.x_mean_, self.y_mean_ = X.mean(axis=0), Y.mean(axis=0)
         self.x_scale_, self.y_scale_ = _scales(X, self.scale), _scales(Y, self.scale)
         # Standardise here (public attributes), so sklearn's internal centring
         # is a no-op and each view can be projected alone.
-        self.pls_ = PLSCanonical(n_components=self.n_components, scale=False,
+        self.pls_ = PLSCanonical(n_components=self.n_components_, scale=False,
                                  max_iter=self.max_iter, tol=self.tol)
         self.pls_.fit((X - self.x_mean_) / self.x_scale_, (Y - self.y_mean_) / self.y_scale_)
         self.x_rotations_ = self.pls_.x_rotations_
@@ -113,7 +123,7 @@ class PLS(TwoViewEstimator):
 
     @property
     def _n_features_out(self):
-        return self.n_components
+        return self.n_components_
 
     def _transform_x(self, X):
         X = _dense(X)

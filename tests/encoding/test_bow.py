@@ -144,3 +144,30 @@ def test_bow_soft_fixed_bandwidth_and_conformance():
     check_media_transformer(BagOfWords(n_words=4, assignment="soft", tfidf=True,
                                        norm="power", random_state=0), sets,
                             bad_inputs=[np.zeros((4, 10)), "x"])
+
+
+@pytest.mark.parametrize("n_words, expected", [(4, 1024), (8, 2048)])
+def test_auto_codebook_sample_is_256_per_word(n_words, expected):
+    from mmfuse.encoding import VLAD
+
+    rng = np.random.default_rng(0)
+    arrays = [rng.normal(size=(300, 5)).astype(np.float32) for _ in range(12)]  # 3,600 rows
+    for cls in (BagOfWords, VLAD):
+        auto = cls(n_words, random_state=0).fit(arrays)
+        explicit = cls(n_words, max_descriptors=expected, random_state=0).fit(arrays)
+        assert auto.max_descriptors_ == expected
+        np.testing.assert_array_equal(auto.cluster_centers_, explicit.cluster_centers_)
+        everything = cls(n_words, max_descriptors=3600, random_state=0).fit(arrays)
+        assert not np.array_equal(auto.cluster_centers_, everything.cluster_centers_)
+
+
+def test_auto_codebook_sample_is_capped_at_100k():
+    rng = np.random.default_rng(0)
+    ds = DescriptorSet.from_arrays([rng.normal(size=(65_000, 2)).astype(np.float32)
+                                    for _ in range(2)])
+    bow = BagOfWords(500)
+    sample = bow._sample_descriptors(ds, check_random_state(0))
+    assert bow.max_descriptors_ == 100_000 and sample.shape == (100_000, 2)
+    # rows of the data, each drawn once
+    rows = {tuple(r) for r in ds.values.tolist()}
+    assert len({tuple(r) for r in sample.tolist()} & rows) == 100_000

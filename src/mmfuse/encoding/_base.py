@@ -182,9 +182,13 @@ class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         ``"kmeans"`` run Lloyd's iterations there instead
         (:func:`mmfuse.backend.kmeans_codebook`: the same k-means++ start and
         stopping rule as ``KMeans``), and ``codebook_estimator_`` is None.
-    max_descriptors : int
+    max_descriptors : int or "auto"
         Cap on descriptors used to learn the codebook, sampled uniformly
-        without replacement with ``random_state``.
+        without replacement with ``random_state``. ``"auto"`` is
+        ``min(256 * n_words, 100_000)``: 256 points per codeword is faiss'
+        ``max_points_per_centroid``; more move the centres by less than the
+        sampling noise and cost fit time in proportion. The cap in use is
+        ``max_descriptors_``.
     random_state : int, RandomState or None
         Seeds sub-sampling and k-means.
     verbose : int or None
@@ -214,13 +218,17 @@ class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
     _parameter_constraints = {
         "n_words": [Interval(Integral, 1, None, closed="left")],
         "codebook": [StrOptions({"auto", "kmeans", "minibatch"})],
-        "max_descriptors": [Interval(Integral, 1, None, closed="left")],
+        "max_descriptors": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "random_state": ["random_state"],
         "verbose": ["verbose", None],
         "min_norm": [Interval(Real, 0, None, closed="left")],
     }
 
     _MINIBATCH_THRESHOLD = 20_000
+    #: Descriptors per codeword that ``max_descriptors="auto"`` samples.
+    _AUTO_POINTS_PER_WORD = 256
+    #: ... and at most this many (the fixed default before "auto").
+    _AUTO_MAX_DESCRIPTORS = 100_000
     #: Named in the error that refuses an output too large for the memory.
     _SHRINK_OUTPUT = "a smaller n_words"
     #: Descriptors encoded per batch: bounds the per-batch temporaries (for
@@ -244,7 +252,10 @@ class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
     def _sample_descriptors(self, ds: DescriptorSet, rng) -> np.ndarray:
         """The codebook's training sample, flat descriptors left out and counted
         in ``n_flat_descriptors_`` (added up over :meth:`partial_fit` calls)."""
-        sample, n_flat = sample_descriptors(ds, self.max_descriptors, rng, self.min_norm)
+        self.max_descriptors_ = (
+            min(self._AUTO_POINTS_PER_WORD * self.n_words, self._AUTO_MAX_DESCRIPTORS)
+            if self.max_descriptors == "auto" else self.max_descriptors)
+        sample, n_flat = sample_descriptors(ds, self.max_descriptors_, rng, self.min_norm)
         self.n_flat_descriptors_ = getattr(self, "n_flat_descriptors_", 0) + n_flat
         return sample
 

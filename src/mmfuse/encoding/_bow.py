@@ -64,8 +64,10 @@ class BagOfWords(BaseCodebookEncoder):
     codebook : {"auto", "kmeans", "minibatch"}, default="auto"
         Clustering used to learn the codebook (see
         :class:`~mmfuse.encoding.BaseCodebookEncoder`).
-    max_descriptors : int, default=100_000
-        Cap on the number of descriptors the codebook is learned from.
+    max_descriptors : int or "auto", default="auto"
+        Cap on the number of descriptors the codebook is learned from;
+        ``"auto"`` is ``min(256 * n_words, 100_000)`` (see
+        :class:`~mmfuse.encoding.BaseCodebookEncoder`).
     random_state : int, RandomState instance or None, default=None
         Controls sub-sampling and k-means initialisation.
     verbose : int or None, default=None
@@ -85,6 +87,8 @@ class BagOfWords(BaseCodebookEncoder):
         Kernel width used for soft assignment (None for hard).
     idf_ : ndarray of shape (n_words,) or None
         Inverse document frequencies (``tfidf=True``).
+    max_descriptors_ : int
+        The cap on codebook-learning descriptors in use.
     n_flat_descriptors_ : int
         Flat descriptors (norm < ``min_norm``) in the data the codebook was
         fitted on, left out of it.
@@ -133,7 +137,7 @@ class BagOfWords(BaseCodebookEncoder):
     }
 
     def __init__(self, n_words=256, *, norm="l1", assignment="hard", n_nearest=5,
-                 bandwidth=None, tfidf=False, codebook="auto", max_descriptors=100_000,
+                 bandwidth=None, tfidf=False, codebook="auto", max_descriptors="auto",
                  random_state=None, verbose=None, min_norm=1e-6):
         super().__init__(n_words, codebook=codebook, max_descriptors=max_descriptors,
                          random_state=random_state, verbose=verbose,

@@ -45,8 +45,10 @@ class VLAD(BaseCodebookEncoder):
         Final normalisation. Samples without descriptors encode to zeros.
     codebook : {"auto", "kmeans", "minibatch"}, default="auto"
         Clustering used to learn the codebook.
-    max_descriptors : int, default=100_000
-        Cap on the number of descriptors the codebook is learned from.
+    max_descriptors : int or "auto", default="auto"
+        Cap on the number of descriptors the codebook is learned from;
+        ``"auto"`` is ``min(256 * n_words, 100_000)`` (see
+        :class:`~mmfuse.encoding.BaseCodebookEncoder`).
     random_state : int, RandomState instance or None, default=None
         Controls sub-sampling and k-means initialisation.
     verbose : int or None, default=None
@@ -61,6 +63,8 @@ class VLAD(BaseCodebookEncoder):
     cluster_centers_ : ndarray of shape (n_words, n_features_in_)
         The codebook (float32).
     codebook_estimator_ : KMeans or MiniBatchKMeans
+    max_descriptors_ : int
+        The cap on codebook-learning descriptors in use.
     n_flat_descriptors_ : int
         Flat descriptors (norm < ``min_norm``) in the data the codebook was
         fitted on, left out of it.
@@ -103,7 +107,7 @@ class VLAD(BaseCodebookEncoder):
     }
 
     def __init__(self, n_words=64, *, mass_norm=False, signed_sqrt=True, intra_norm=True,
-                 norm="l2", codebook="auto", max_descriptors=100_000, random_state=None,
+                 norm="l2", codebook="auto", max_descriptors="auto", random_state=None,
                  verbose=None, min_norm=1e-6):
         super().__init__(n_words, codebook=codebook, max_descriptors=max_descriptors,
                          random_state=random_state, verbose=verbose,

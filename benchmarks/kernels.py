@@ -683,6 +683,56 @@ def main_gpu(args) -> int:
     return 0
 
 
+def main_processes(args) -> int:
+    """Run the CPU benchmark in ``args.processes`` fresh processes, one after the
+    other; write each run's speed vs faiss and share of the GEMM rate, and their
+    spread (median, min, max over the runs)."""
+    import subprocess
+    import tempfile
+
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for run in range(args.processes):
+            out = Path(tmp) / str(run)
+            subprocess.run([sys.executable, __file__, "--repeats", str(args.repeats),
+                            "--out", str(out)], check=True, stdout=subprocess.DEVNULL)
+            runs.append(json.loads((out / "kernels.json").read_text()))
+    machine = runs[-1]["machine"]
+    methods = [(s["key"], s["title"], r["method"]) for s in runs[0]["sections"]
+               for r in s["rows"]]
+
+    def values(key, method, field):
+        return [next(r[field] for s in run["sections"] if s["key"] == key
+                     for r in s["rows"] if r["method"] == method) for run in runs]
+
+    lines = [f"# mmfuse kernel benchmark: {len(runs)} runs in fresh processes", "",
+             f"- CPU: {machine['cpu']}, {machine['cores']} cores; {machine['platform']}",
+             "- versions: " + ", ".join(f"{k} {v}" for k, v in machine["versions"].items()),
+             "- load average before each run: " + "; ".join(
+                 ", ".join(f"{x:.2f}" for x in run["machine"]["loadavg"]) for run in runs),
+             f"- each run: median of {args.repeats} interleaved repeats (see kernels.md for "
+             "one run's full table); speed vs faiss = faiss time / method time", ""]
+    for key, title in dict.fromkeys((k, t) for k, t, _ in methods):
+        lines += [f"## {title}", "",
+                  "| method | speed vs faiss per run | median (min-max) | of GEMM rate per run "
+                  "| median (min-max) |", "|---|---|---|---|---|"]
+        for _, _, method in (m for m in methods if m[0] == key):
+            speed = values(key, method, "speed_vs_faiss")
+            share = values(key, method, "fraction_of_gemm_rate")
+            lines.append(
+                f"| {method} | {', '.join(f'{v:.2f}x' for v in speed)} | "
+                f"{statistics.median(speed):.2f}x ({min(speed):.2f}-{max(speed):.2f}) | "
+                f"{', '.join(f'{v:.0%}' for v in share)} | {statistics.median(share):.0%} "
+                f"({min(share):.0%}-{max(share):.0%}) |")
+        lines.append("")
+    text = "\n".join(lines)
+    print(text)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "kernels_runs.json").write_text(json.dumps(runs, indent=1) + "\n")
+    (args.out / "kernels_runs.md").write_text(text)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=7, help="timed repeats per method")
@@ -696,9 +746,14 @@ def main(argv=None) -> int:
     parser.add_argument("--cpu-dry-run", action="store_true",
                         help="with --device gpu: run the GPU rows' code on NumPy at toy sizes "
                              "to check the script without a GPU (not GPU figures; not written)")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="run the CPU benchmark this many times, each in a fresh process, "
+                             "and write the spread across runs to kernels_runs.{json,md}")
     args = parser.parse_args(argv)
     if args.device == "gpu":
         return main_gpu(args)
+    if args.processes > 1:
+        return main_processes(args)
     try:
         import faiss  # noqa: F401
     except ImportError:

@@ -128,6 +128,39 @@ def test_cosine_topk_matches_brute_force(chunk_size, block_size, k):
     np.testing.assert_allclose(sim, e_sim, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("block_size", [None, 7, 64, 600])
+def test_cosine_topk_with_uneven_norms_zero_rows_and_negative_scores(block_size):
+    # rows of norms from 1e-3 to 1e3 (the per-block norm bound of the raw scores
+    # must not drop any), zero rows (cosine 0), and queries whose best cosines
+    # are negative (thresholds below zero)
+    rng = np.random.default_rng(8)
+    D = rng.normal(size=(700, 9)) * np.exp(rng.uniform(-7, 7, size=(700, 1)))
+    D[[3, 250, 699]] = 0
+    D = D.astype(np.float32)
+    Q = rng.normal(size=(41, 9)).astype(np.float32)
+    for k in (1, 10, 300):
+        idx, sim = cosine_topk(Q, D, k, block_size=block_size)
+        e_idx, e_sim = _brute_topk(Q, D, k)
+        np.testing.assert_allclose(sim, e_sim, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(idx, e_idx)
+    # a positive orthant and a query pointing away from it: every cosine < 0
+    P = np.abs(D[:100]) + 1e-3
+    away = -np.abs(Q[:5])
+    idx, sim = cosine_topk(away, P, 7, block_size=block_size)
+    e_idx, e_sim = _brute_topk(away, P, 7)
+    assert (e_sim < 0).all()
+    np.testing.assert_array_equal(idx, e_idx)
+    np.testing.assert_allclose(sim, e_sim, rtol=1e-5, atol=1e-6)
+
+
+def test_cosine_topk_ties_come_in_index_order():
+    D = np.repeat(np.eye(4, dtype=np.float32), 5, axis=0)  # 5 copies of each axis
+    Q = np.eye(4, dtype=np.float32)[[2, 0]]
+    idx, sim = cosine_topk(Q, D, 5, block_size=3)
+    np.testing.assert_array_equal(idx, [[10, 11, 12, 13, 14], [0, 1, 2, 3, 4]])
+    np.testing.assert_array_equal(sim, 1.0)
+
+
 def test_cosine_topk_agrees_with_sklearn_and_edge_cases():
     from sklearn.neighbors import NearestNeighbors
 

@@ -34,7 +34,9 @@ _MiB = 1 << 20
 # the passes after the GEMM (add, argmin, compare) are cheap.
 _CACHE_BLOCK_BYTES = 1 * _MiB
 # Score block of cosine_topk on the CPU (queries chunk x database block).
-_TOPK_BLOCK_BYTES = 4 * _MiB
+_TOPK_BLOCK_BYTES = 2 * _MiB
+#: Columns of the first database block whose top k seeds the top-k thresholds.
+_TOPK_SEED_COLUMNS = 512
 # Below this much GEMM work (multiply-adds) threads cost more than they save.
 _PARALLEL_MIN_WORK = 1 << 24
 
@@ -676,18 +678,27 @@ def cosine_topk(queries, database, k=10, *, normalize=True, chunk_size=None,
     """The ``k`` database rows most cosine-similar to each query.
 
     Queries are normalised once (a copy of ``queries``); database norms are
-    computed once and applied to each score block, so the database is never
-    copied. Each query chunk is multiplied with the database block by block;
-    a running top-k per query is kept and a block only touches the scores
-    above the current k-th best (a vectorised compare), the way a heap
-    would. The first block of each chunk is reduced with ``argpartition``.
+    computed once, so the database is never copied. Each chunk of queries is
+    multiplied with the database block by block (block times transposed
+    queries, the orientation that runs closest to one large GEMM). The first
+    512 columns of the first block are partitioned to seed a running top k
+    and its threshold (the k-th best) per query; after that a block is only
+    compared with the thresholds, in one vectorised pass over its raw inner
+    products against ``threshold * (least norm of the block's rows)``, a
+    bound no row that could enter the top k falls under, and only the rows
+    above it are scaled to cosines and kept as candidates. Candidates are
+    merged into the running top k (one partition of a small padded matrix)
+    once a chunk has gathered ``k`` per query, which tightens the
+    thresholds; so the work beyond the GEMM is a compare per score plus a
+    few candidates per query and block, and no score matrix is kept.
 
-    Peak extra memory: per worker thread one ``(chunk_size, block_size)``
-    score block (about 4 MiB on the CPU, within ``working_memory``) and,
-    for the first block of a chunk, its int64 ``argpartition`` (twice that);
-    ``(chunk_size, k)`` running results; the normalised queries; and two
-    floats per database row for the norms. It does not grow with the
-    database's size times its width, nor with queries times database rows.
+    Peak extra memory: per worker thread one ``(block_size, chunk_size)``
+    score block (about 2 MiB on the CPU, within ``working_memory``) and a
+    boolean mask of the same shape; the candidates of a chunk (a few times
+    ``chunk_size * k``) and ``(chunk_size, k)`` running results; the
+    normalised queries; and two floats per database row for the norms. It
+    does not grow with the database's size times its width, nor with
+    queries times database rows.
 
     Parameters
     ----------
@@ -706,7 +717,9 @@ def cosine_topk(queries, database, k=10, *, normalize=True, chunk_size=None,
     Returns
     -------
     indices : int64 array of shape (n_queries, k)
-        Database rows, most similar first (exact ties in no guaranteed order).
+        Database rows, most similar first; among the returned rows exact ties
+        are in increasing index order, and which of several rows tied at the
+        k-th place is returned is not guaranteed.
     similarities : array of shape (n_queries, k)
 
     Examples
@@ -743,11 +756,10 @@ def cosine_topk(queries, database, k=10, *, normalize=True, chunk_size=None,
         db_norm = xp.sqrt(squared_norms(database.astype(dtype, copy=False)))
         inv_db = 1 / xp.maximum(db_norm, xp.finfo(dtype).tiny)
         inv_db *= db_norm > 0
-        del db_norm
     n_workers = (_cpu_workers() if xp is np and n_queries * n_db * d >= _PARALLEL_MIN_WORK
                  else 1)
     if chunk_size is None:
-        chunk_size = 256 if xp is np else chunk_rows(n_queries, k * 3 * 8 + d * itemsize)
+        chunk_size = 512 if xp is np else chunk_rows(n_queries, k * 3 * 8 + d * itemsize)
         # give every worker a share of the queries
         chunk_size = max(1, min(chunk_size, -(-n_queries // n_workers)))
     if block_size is None:
@@ -756,66 +768,107 @@ def cosine_topk(queries, database, k=10, *, normalize=True, chunk_size=None,
         per_block = chunk_rows(n_db, row_bytes, working_memory=budget)
         if xp is np:
             # larger than the assignment's blocks: fewer running-top-k merges
-            # (measured fastest around 4 MiB per block)
+            # (measured fastest around 2 MiB per block of 500 queries)
             per_block = min(per_block, max(16, _TOPK_BLOCK_BYTES // row_bytes))
         block_size = max(k, per_block)
     block_size = max(int(block_size), 1)
-    db_t = database.T
+    if inv_db is not None:
+        # Raw scores are only scaled where they may matter: a database row of norm
+        # n scores raw / n > t only if raw > t * n >= t * (least non-zero norm of its
+        # block) for t >= 0, or >= t * (largest norm) for t < 0 (zero rows score 0,
+        # never above a threshold t >= 0). Slack for rounding.
+        starts = list(range(0, n_db, block_size))
+        nonzero_norm = xp.where(db_norm > 0, db_norm, xp.inf)
+        norm_lo = [float(nonzero_norm[b:b + block_size].min()) * (1 - 1e-5) for b in starts]
+        norm_hi = [float(db_norm[b:b + block_size].max()) * (1 + 1e-5) for b in starts]
+        norm_lo = [x if np.isfinite(x) else 0.0 for x in norm_lo]
+        del nonzero_norm, db_norm
+    # the first block's top k seeds the thresholds: partitioning a few hundred
+    # columns is enough and much cheaper than the whole block
+    n_seed = max(k, _TOPK_SEED_COLUMNS)
 
     def work(start, scratch):
         stop = min(start + chunk_size, n_queries)
         qc = q[start:stop]
         nq = stop - start
-        rows = xp.arange(nq)
-        best_s = best_i = threshold = None
-        for b0 in range(0, n_db, block_size):
+        # running top k per query (unordered), the k-th best as the threshold a
+        # score must beat to matter, and the candidates found since the last merge
+        best_s = xp.full((nq, k), -xp.inf, dtype=dtype)
+        best_i = xp.full((nq, k), -1, dtype=xp.int64)
+        threshold = xp.full(nq, -xp.inf, dtype=dtype)
+        pending, n_pending = [], 0
+        qc_t = qc.T
+        for n_block, b0 in enumerate(range(0, n_db, block_size)):
             b1 = min(b0 + block_size, n_db)
-            scores = _scratch(scratch, "scores", xp, (nq, block_size), dtype)[:, : b1 - b0]
-            xp.matmul(qc, db_t[:, b0:b1].astype(dtype, copy=False), out=scores)
-            if inv_db is not None:
-                scores *= inv_db[b0:b1]
-            if best_s is None:
-                if b1 - b0 > k:
-                    part = xp.argpartition(scores, -k, axis=1)[:, -k:]
-                else:
-                    part = xp.broadcast_to(xp.arange(b1 - b0), (nq, b1 - b0))
-                best_s = xp.take_along_axis(scores, part, axis=1)
-                best_i = part + b0
-                if best_s.shape[1] == k:
-                    best_s, best_i = _sort_topk(best_s, best_i, k, xp)
-                    threshold = best_s[:, -1]
-                continue
-            if threshold is None:  # fewer than k seen so far: keep everything
-                r, c = xp.nonzero(xp.ones(scores.shape, dtype=bool))
+            width = b1 - b0
+            # scores of the block as (width, nq): the database block times the
+            # transposed queries runs closer to the full GEMM's rate than the
+            # (nq, width) product; a contiguous view of a flat buffer
+            scores = _scratch(scratch, "scores", xp, (nq * block_size,), dtype)[
+                : nq * width].reshape(width, nq)
+            xp.matmul(database[b0:b1].astype(dtype, copy=False), qc_t, out=scores)
+            lo = 0
+            if b0 == 0 and width >= k:
+                lo = min(width, n_seed)
+                head = scores[:lo].T * inv_db[:lo] if inv_db is not None else scores[:lo].T
+                part = xp.argpartition(head, -k, axis=1)[:, -k:]
+                best_s, best_i = xp.take_along_axis(head, part, axis=1), part
+                threshold = best_s.min(axis=1)
+                if lo == width:
+                    continue
+            if inv_db is None:
+                bound = threshold
             else:
-                r, c = xp.nonzero(scores > threshold[:, None])
-            if r.shape[0] == 0:
+                bound = xp.where(threshold >= 0, threshold * norm_lo[n_block],
+                                 threshold * norm_hi[n_block])
+            rest = scores[lo:] if lo else scores
+            above = _scratch(scratch, "above", xp, (nq * block_size,), bool)[
+                : nq * (width - lo)]
+            xp.greater(rest, bound[None, :], out=above.reshape(width - lo, nq))
+            flat = xp.flatnonzero(above)  # 1-D: much faster than a 2-D nonzero
+            if flat.shape[0] == 0:
                 continue
-            all_r = xp.concatenate([xp.repeat(rows, best_s.shape[1]), r])
-            all_s = xp.concatenate([best_s.reshape(-1), scores[r, c]])
-            all_i = xp.concatenate([best_i.reshape(-1), c + b0])
-            order = xp.lexsort(xp.stack([all_i, -all_s, all_r]))
-            all_r, all_s, all_i = all_r[order], all_s[order], all_i[order]
-            first = xp.searchsorted(all_r, rows)
-            counts = xp.searchsorted(all_r, rows, side="right") - first
-            width = min(k, int(counts.min()))
-            take = (first[:, None] + xp.arange(width)).reshape(-1)
-            best_s = all_s[take].reshape(nq, width)
-            best_i = all_i[take].reshape(nq, width)
-            threshold = best_s[:, -1] if width == k else None
-        if best_s.shape[1] != k or threshold is None:
-            best_s, best_i = _sort_topk(best_s, best_i, k, xp)
-        similarities[start:stop] = best_s
-        indices[start:stop] = best_i
+            c, r = flat // nq + lo, flat % nq
+            found = rest.reshape(-1)[flat]
+            if inv_db is not None:
+                found = found * inv_db[c + b0]
+            pending.append((r, found, c + b0))
+            n_pending += flat.shape[0]
+            # merging tightens the thresholds; wait until it has work to do
+            if n_pending >= nq * k:
+                best_s, best_i = _merge_topk(best_s, best_i, pending, k, xp)
+                threshold = best_s.min(axis=1)
+                pending, n_pending = [], 0
+        if pending:
+            best_s, best_i = _merge_topk(best_s, best_i, pending, k, xp)
+        order = xp.lexsort(xp.stack([best_i, -best_s]), axis=-1)  # ties: lower index first
+        similarities[start:stop] = xp.take_along_axis(best_s, order, axis=1)
+        indices[start:stop] = xp.take_along_axis(best_i, order, axis=1)
 
     _run_chunks(xp, range(0, n_queries, chunk_size), work, n_workers)
     return indices, similarities
 
 
-def _sort_topk(scores, index, k, xp):
-    """Sort each row by decreasing score and keep ``k``."""
-    order = xp.argsort(-scores, axis=1)[:, :k]
-    return xp.take_along_axis(scores, order, axis=1), xp.take_along_axis(index, order, axis=1)
+def _merge_topk(best_s, best_i, pending, k, xp):
+    """The top ``k`` per row of the running ``(n_rows, k)`` best and the pending
+    ``(rows, scores, indices)`` candidates: the candidates, grouped by row, are laid
+    out in a padded ``(n_rows, k + most candidates of a row)`` matrix, then one
+    partition per row."""
+    n_rows = best_s.shape[0]
+    rows = xp.concatenate([p[0] for p in pending])
+    order = xp.argsort(rows, kind="stable")
+    rows = rows[order]
+    counts = xp.bincount(rows, minlength=n_rows)
+    first = xp.cumsum(counts) - counts
+    columns = k + xp.arange(rows.shape[0]) - first[rows]
+    width = k + int(counts.max())
+    merged_s = xp.full((n_rows, width), -xp.inf, dtype=best_s.dtype)
+    merged_i = xp.full((n_rows, width), -1, dtype=xp.int64)
+    merged_s[:, :k], merged_i[:, :k] = best_s, best_i
+    merged_s[rows, columns] = xp.concatenate([p[1] for p in pending])[order]
+    merged_i[rows, columns] = xp.concatenate([p[2] for p in pending])[order]
+    part = xp.argpartition(merged_s, -k, axis=1)[:, -k:]
+    return xp.take_along_axis(merged_s, part, axis=1), xp.take_along_axis(merged_i, part, axis=1)
 
 
 def gmm_posteriors(X, means, variances, weights, *, threshold=0.0, chunk_size=None):

@@ -1,0 +1,96 @@
+"""The views (modalities) of a semi-supervised input: named numeric blocks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.validation import check_array, column_or_1d, validate_data
+
+from mmfuse.blocks import Blocks
+
+
+def split_views(X, views, *, owner: str) -> list[tuple[str, np.ndarray]]:
+    """``[(name, 2-D block), ...]`` of ``X``, one per view.
+
+    ``X`` is a :class:`~mmfuse.blocks.Blocks` or a mapping of named numeric
+    blocks (dense or sparse), whose views are its blocks (``views`` None) or
+    the blocks ``views`` names; or one 2-D array (or DataFrame), whose views
+    are ``views`` as ``(name, columns)`` pairs, columns a list of indices or a
+    slice (None: one view of all columns).
+    Sparse blocks stay sparse (CSR); dense ones are float64; NaN is refused.
+    """
+    if _named(X):
+        blocks = X if isinstance(X, Blocks) else Blocks(X)
+        names = blocks.names if views is None else list(views)
+        unknown = [name for name in names if name not in blocks.names]
+        if unknown:
+            raise ValueError(f"{owner}: views {unknown} are not blocks of X; blocks: "
+                             f"{blocks.names}")
+        return [(name, _numeric(blocks[name], name, owner)) for name in names]
+    matrix = check_array(X, accept_sparse="csr", dtype=np.float64)
+    if views is None:
+        return [("X", matrix)]
+    out = []
+    for view in views:
+        if not (isinstance(view, tuple) and len(view) == 2):
+            raise ValueError(f"{owner}: with a 2-D array, each view is a (name, columns) "
+                             f"pair, got {view!r}")
+        name, columns = view
+        if not isinstance(columns, slice):
+            columns = np.asarray(columns, dtype=np.intp)
+        out.append((str(name), matrix[:, columns]))
+    return out
+
+
+def _named(X) -> bool:
+    """Named blocks (a dok sparse matrix is a dict, but one matrix)."""
+    return isinstance(X, (Blocks, Mapping)) and not sp.issparse(X)
+
+
+def _numeric(block, name: str, owner: str):
+    if isinstance(block, (list, tuple)) or (isinstance(block, np.ndarray) and block.ndim == 1):
+        raise ValueError(f"{owner}: view {name!r} holds media cells; turn it into a numeric "
+                         "block first (for example with its modality's transformer)")
+    try:
+        return check_array(block, accept_sparse="csr", dtype=np.float64)
+    except ValueError as exc:
+        raise ValueError(f"{owner}: view {name!r}: {exc}") from None
+
+
+def stack_views(parts) -> np.ndarray | sp.csr_matrix:
+    """The views side by side (sparse when any view is)."""
+    blocks = [block for _, block in parts]
+    if any(sp.issparse(b) for b in blocks):
+        return sp.hstack([sp.csr_matrix(b) for b in blocks], format="csr")
+    return np.hstack(blocks)
+
+
+def checked_views(estimator, X, *, reset: bool):
+    """:func:`split_views` with scikit-learn's input checks: a 2-D array goes through
+    ``validate_data`` (``n_features_in_``); every view's width is recorded at fit
+    (``view_widths_``) and checked afterwards."""
+    owner = type(estimator).__name__
+    if not _named(X):
+        X = validate_data(estimator, X, accept_sparse="csr", dtype=np.float64, reset=reset)
+    parts = split_views(X, estimator.views, owner=owner)
+    widths = [block.shape[1] for _, block in parts]
+    if reset:
+        estimator.view_widths_ = widths
+    elif widths != estimator.view_widths_:
+        raise ValueError(f"{owner}: views {[n for n, _ in parts]} have {widths} columns; "
+                         f"the model was fitted on {estimator.view_widths_}")
+    return parts
+
+
+def check_targets(estimator, y, n_samples: int) -> np.ndarray:
+    """``y`` as a 1-D array of ``n_samples`` labels (``-1``: unlabelled); a column
+    vector is flattened with scikit-learn's warning."""
+    name = type(estimator).__name__
+    if y is None:
+        raise ValueError(f"{name} requires y to be passed, but the target y is None")
+    y = column_or_1d(y, warn=True)
+    if y.shape[0] != n_samples:
+        raise ValueError(f"{name}: y has {y.shape[0]} labels, X has {n_samples} samples")
+    return y

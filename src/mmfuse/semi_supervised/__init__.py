@@ -7,11 +7,8 @@ Unlabelled samples are marked ``-1`` in ``y``, as in
 :mod:`sklearn.semi_supervised`.
 """
 
+from mmfuse._views import FusedRBFKernel, median_gamma
 from mmfuse.semi_supervised._cotraining import CoTrainingClassifier
-from mmfuse.semi_supervised._label_spreading import (
-    FusedRBFKernel,
-    MultiviewLabelSpreading,
-    median_gamma,
-)
+from mmfuse.semi_supervised._label_spreading import MultiviewLabelSpreading
 
 __all__ = ["CoTrainingClassifier", "FusedRBFKernel", "MultiviewLabelSpreading", "median_gamma"]

@@ -11,7 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
-from mmfuse.semi_supervised._views import check_targets, checked_views
+from mmfuse._views import check_targets, checked_views
 
 _PROBA_FLOOR = 1e-12
 

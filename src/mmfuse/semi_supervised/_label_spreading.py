@@ -6,50 +6,17 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.metrics.pairwise import euclidean_distances, rbf_kernel
 from sklearn.semi_supervised import LabelSpreading
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from mmfuse.semi_supervised._views import check_targets, checked_views, stack_views
-
-#: Rows sampled to set a view's RBF width from its median squared distance.
-_GAMMA_SAMPLE = 1000
-
-
-def median_gamma(block, random_state=0) -> float:
-    """``1 / median squared distance`` between rows (a sample of them): the RBF width
-    under which a typical pair of rows has similarity ``exp(-1)``, whatever the
-    view's scale."""
-    rng = check_random_state(random_state)
-    rows = rng.permutation(block.shape[0])[:_GAMMA_SAMPLE]
-    sample = block[rows]
-    d2 = euclidean_distances(sample, squared=True)
-    positive = d2[np.triu_indices_from(d2, k=1)]
-    positive = positive[positive > 0]
-    return 1.0 / float(np.median(positive)) if positive.size else 1.0
-
-
-class FusedRBFKernel:
-    """``K(A, B) = sum_v weight_v * exp(-gamma_v ||A_v - B_v||^2)`` over column slices.
-
-    A picklable callable for :class:`sklearn.semi_supervised.LabelSpreading`,
-    which calls ``kernel(A, B)`` on the views stacked side by side.
-    """
-
-    def __init__(self, slices, gammas, weights):
-        self.slices = [tuple(s) for s in slices]
-        self.gammas = [float(g) for g in gammas]
-        self.weights = [float(w) for w in weights]
-
-    def __call__(self, A, B):
-        K = None
-        for (start, stop), gamma, weight in zip(self.slices, self.gammas, self.weights,
-                                                strict=True):
-            part = weight * rbf_kernel(A[:, start:stop], B[:, start:stop], gamma=gamma)
-            K = part if K is None else K + part
-        return K
+from mmfuse._views import (
+    FusedRBFKernel,
+    check_targets,
+    checked_views,
+    median_gamma,
+    stack_views,
+)
 
 
 class MultiviewLabelSpreading(ClassifierMixin, BaseEstimator):

@@ -1,4 +1,5 @@
-"""The views (modalities) of a semi-supervised input: named numeric blocks."""
+"""The views (modalities) of a multiview input: named numeric blocks, shared by
+mmfuse.semi_supervised and mmfuse.cluster."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ from collections.abc import Mapping
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.metrics.pairwise import euclidean_distances, rbf_kernel
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, column_or_1d, validate_data
 
 from mmfuse.blocks import Blocks
 
 
-def split_views(X, views, *, owner: str) -> list[tuple[str, np.ndarray]]:
+def split_views(X, views, *, owner: str, allow_nan: bool = False) -> list[tuple[str, np.ndarray]]:
     """``[(name, 2-D block), ...]`` of ``X``, one per view.
 
     ``X`` is a :class:`~mmfuse.blocks.Blocks` or a mapping of named numeric
@@ -28,8 +31,9 @@ def split_views(X, views, *, owner: str) -> list[tuple[str, np.ndarray]]:
         if unknown:
             raise ValueError(f"{owner}: views {unknown} are not blocks of X; blocks: "
                              f"{blocks.names}")
-        return [(name, _numeric(blocks[name], name, owner)) for name in names]
-    matrix = check_array(X, accept_sparse="csr", dtype=np.float64)
+        return [(name, _numeric(blocks[name], name, owner, allow_nan)) for name in names]
+    matrix = check_array(X, accept_sparse="csr", dtype=np.float64,
+                         ensure_all_finite="allow-nan" if allow_nan else True)
     if views is None:
         return [("X", matrix)]
     out = []
@@ -49,12 +53,13 @@ def _named(X) -> bool:
     return isinstance(X, (Blocks, Mapping)) and not sp.issparse(X)
 
 
-def _numeric(block, name: str, owner: str):
+def _numeric(block, name: str, owner: str, allow_nan: bool = False):
     if isinstance(block, (list, tuple)) or (isinstance(block, np.ndarray) and block.ndim == 1):
         raise ValueError(f"{owner}: view {name!r} holds media cells; turn it into a numeric "
                          "block first (for example with its modality's transformer)")
     try:
-        return check_array(block, accept_sparse="csr", dtype=np.float64)
+        return check_array(block, accept_sparse="csr", dtype=np.float64,
+                           ensure_all_finite="allow-nan" if allow_nan else True)
     except ValueError as exc:
         raise ValueError(f"{owner}: view {name!r}: {exc}") from None
 
@@ -94,3 +99,41 @@ def check_targets(estimator, y, n_samples: int) -> np.ndarray:
     if y.shape[0] != n_samples:
         raise ValueError(f"{name}: y has {y.shape[0]} labels, X has {n_samples} samples")
     return y
+
+
+#: Rows sampled to set a view's RBF width from its median squared distance.
+_GAMMA_SAMPLE = 1000
+
+
+def median_gamma(block, random_state=0) -> float:
+    """``1 / median squared distance`` between rows (a sample of them): the RBF width
+    under which a typical pair of rows has similarity ``exp(-1)``, whatever the
+    view's scale."""
+    rng = check_random_state(random_state)
+    rows = rng.permutation(block.shape[0])[:_GAMMA_SAMPLE]
+    sample = block[rows]
+    d2 = euclidean_distances(sample, squared=True)
+    positive = d2[np.triu_indices_from(d2, k=1)]
+    positive = positive[positive > 0]
+    return 1.0 / float(np.median(positive)) if positive.size else 1.0
+
+
+class FusedRBFKernel:
+    """``K(A, B) = sum_v weight_v * exp(-gamma_v ||A_v - B_v||^2)`` over column slices.
+
+    A picklable callable for :class:`sklearn.semi_supervised.LabelSpreading`,
+    which calls ``kernel(A, B)`` on the views stacked side by side.
+    """
+
+    def __init__(self, slices, gammas, weights):
+        self.slices = [tuple(s) for s in slices]
+        self.gammas = [float(g) for g in gammas]
+        self.weights = [float(w) for w in weights]
+
+    def __call__(self, A, B):
+        K = None
+        for (start, stop), gamma, weight in zip(self.slices, self.gammas, self.weights,
+                                                strict=True):
+            part = weight * rbf_kernel(A[:, start:stop], B[:, start:stop], gamma=gamma)
+            K = part if K is None else K + part
+        return K

@@ -119,21 +119,52 @@ def median_gamma(block, random_state=0) -> float:
 
 
 class FusedRBFKernel:
-    """``K(A, B) = sum_v weight_v * exp(-gamma_v ||A_v - B_v||^2)`` over column slices.
+    """``K(A, B) = sum_v weight_v * exp(-gamma_v ||A_v - B_v||^2)`` over column slices
+    (``combine="mean"``, weights summing to 1), or the weighted product
+    ``exp(-n_views * sum_v weight_v * gamma_v ||A_v - B_v||^2)`` (``"product"``).
 
     A picklable callable for :class:`sklearn.semi_supervised.LabelSpreading`,
-    which calls ``kernel(A, B)`` on the views stacked side by side.
+    which calls ``kernel(A, B)`` on the views stacked side by side. With
+    ``n_neighbors``, a sparse k-nearest-neighbour graph under the fused
+    similarity: ``kernel(X, X)`` (the same object twice, as LabelSpreading
+    builds its graph) keeps each row's ``n_neighbors`` largest entries, and
+    ``kernel(X_train, X_new)`` each new sample's (each column's); ties at the
+    cut are kept or not by position.
     """
 
-    def __init__(self, slices, gammas, weights):
+    def __init__(self, slices, gammas, weights, n_neighbors=None, combine="mean"):
         self.slices = [tuple(s) for s in slices]
         self.gammas = [float(g) for g in gammas]
         self.weights = [float(w) for w in weights]
+        self.n_neighbors = None if n_neighbors is None else int(n_neighbors)
+        self.combine = combine
 
     def __call__(self, A, B):
         K = None
+        n_views = len(self.slices)
         for (start, stop), gamma, weight in zip(self.slices, self.gammas, self.weights,
                                                 strict=True):
-            part = weight * rbf_kernel(A[:, start:stop], B[:, start:stop], gamma=gamma)
+            if self.combine == "mean":
+                part = weight * rbf_kernel(A[:, start:stop], B[:, start:stop], gamma=gamma)
+            else:  # product: the exponents add up (weights sum to 1: times n_views)
+                part = (n_views * weight * gamma) * euclidean_distances(
+                    A[:, start:stop], B[:, start:stop], squared=True)
             K = part if K is None else K + part
-        return K
+        if self.combine != "mean":
+            K = np.exp(-K)
+        if self.n_neighbors is None:
+            return K
+        # LabelSpreading calls kernel(X, X) for its graph (each row keeps its
+        # neighbours) and kernel(X_train, X_new) to label new samples (each new
+        # sample, a column, keeps its neighbours among the training rows)
+        by_column = A is not B
+        if by_column:
+            K = K.T
+        if self.n_neighbors < K.shape[1]:
+            keep = np.argpartition(K, -self.n_neighbors, axis=1)[:, -self.n_neighbors:]
+            rows = np.repeat(np.arange(K.shape[0]), self.n_neighbors)
+            K = sp.csr_matrix((np.take_along_axis(K, keep, axis=1).ravel(),
+                               (rows, keep.ravel())), shape=K.shape)
+        else:
+            K = sp.csr_matrix(K)
+        return K.T.tocsr() if by_column else K

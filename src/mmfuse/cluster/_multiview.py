@@ -210,7 +210,45 @@ class MultiviewSpectralClustering(ClusterMixin, BaseEstimator):
         return tags
 
 
-class MultiviewKMeans(ClusterMixin, BaseEstimator):
+class _ViewScaling:
+    """Centre each view, divide it by the square root of its total variance and
+    multiply by the square root of its weight; put the views side by side."""
+
+    def _fit_scaling(self, X):
+        parts, present = _views_with_missing(self, X, reset=True)
+        self._weights = _weights(self.view_weights, len(parts))
+        self.view_means_, self.view_scales_ = [], []
+        for (_, block), mask in zip(parts, present.T, strict=True):
+            rows = block[mask]
+            rows = rows.toarray() if sp.issparse(rows) else rows
+            mean = rows.mean(axis=0)
+            scale = float(np.sqrt(((rows - mean) ** 2).sum(axis=1).mean()))
+            self.view_means_.append(mean)
+            self.view_scales_.append(scale if scale > 0 else 1.0)
+        self.view_widths_ = [block.shape[1] for _, block in parts]
+        self.view_names_ = [name for name, _ in parts]
+        return self._scaled(parts, present)
+
+    def _scaled_views(self, X):
+        parts, present = _views_with_missing(self, X, reset=False)
+        widths = [block.shape[1] for _, block in parts]
+        if widths != self.view_widths_:
+            raise ValueError(f"views have {widths} columns; the model was fitted on "
+                             f"{self.view_widths_}")
+        return self._scaled(parts, present)
+
+    def _scaled(self, parts, present):
+        columns = []
+        for (_, block), mean, scale, weight, mask in zip(
+                parts, self.view_means_, self.view_scales_, self._weights, present.T,
+                strict=True):
+            dense = block.toarray() if sp.issparse(block) else block
+            centred = np.where(mask[:, None], dense - mean, 0.0)
+            columns.append(centred * (np.sqrt(weight) / scale))
+        return np.hstack(columns)
+
+
+class MultiviewKMeans(_ViewScaling, ClusterMixin, BaseEstimator):
     """K-means on the views, each scaled to equal weight.
 
     Each view is centred and divided by the square root of its total
@@ -279,16 +317,6 @@ class MultiviewKMeans(ClusterMixin, BaseEstimator):
         self.n_init = n_init
         self.random_state = random_state
 
-    def _scaled(self, parts, present):
-        columns = []
-        for (_, block), mean, scale, weight, mask in zip(
-                parts, self.view_means_, self.view_scales_, self._weights, present.T,
-                strict=True):
-            dense = block.toarray() if sp.issparse(block) else block
-            centred = np.where(mask[:, None], dense - mean, 0.0)
-            columns.append(centred * (np.sqrt(weight) / scale))
-        return np.hstack(columns)
-
     def fit(self, X, y=None):
         """Cluster the samples of ``X``.
 
@@ -302,22 +330,11 @@ class MultiviewKMeans(ClusterMixin, BaseEstimator):
         self
         """
         self._validate_params()
-        parts, present = _views_with_missing(self, X, reset=True)
-        self._weights = _weights(self.view_weights, len(parts))
-        self.view_means_, self.view_scales_ = [], []
-        for (_, block), mask in zip(parts, present.T, strict=True):
-            rows = block[mask]
-            rows = rows.toarray() if sp.issparse(rows) else rows
-            mean = rows.mean(axis=0)
-            scale = float(np.sqrt(((rows - mean) ** 2).sum(axis=1).mean()))
-            self.view_means_.append(mean)
-            self.view_scales_.append(scale if scale > 0 else 1.0)
-        self.view_widths_ = [block.shape[1] for _, block in parts]
+        scaled = self._fit_scaling(X)
         self.kmeans_ = KMeans(self.n_clusters, n_init=self.n_init,
-                              random_state=self.random_state).fit(self._scaled(parts, present))
+                              random_state=self.random_state).fit(scaled)
         self.labels_ = self.kmeans_.labels_
         self.cluster_centers_ = self.kmeans_.cluster_centers_
-        self.view_names_ = [name for name, _ in parts]
         return self
 
     def predict(self, X):
@@ -332,12 +349,7 @@ class MultiviewKMeans(ClusterMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
         """
         check_is_fitted(self, "kmeans_")
-        parts, present = _views_with_missing(self, X, reset=False)
-        widths = [block.shape[1] for _, block in parts]
-        if widths != self.view_widths_:
-            raise ValueError(f"views have {widths} columns; the model was fitted on "
-                             f"{self.view_widths_}")
-        return self.kmeans_.predict(self._scaled(parts, present))
+        return self.kmeans_.predict(self._scaled_views(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

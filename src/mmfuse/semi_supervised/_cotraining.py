@@ -21,8 +21,9 @@ class CoTrainingClassifier(ClassifierMixin, BaseEstimator):
 
     Each round, one classifier per view is fitted on the labelled samples of
     its view; from a pool of unlabelled samples, each classifier picks, for
-    every class, the ``n_per_class`` samples it is most confident belong to
-    it and labels them for both. The pool is refilled from the unlabelled
+    every class, the ``n_per_class`` samples it assigns to that class with
+    the highest probability and labels them for both (a class it assigns no
+    pool sample to gets none that round). The pool is refilled from the unlabelled
     rest and the rounds go on until ``max_rounds`` or no unlabelled sample
     is left. It pays when each view alone suffices to classify and the views
     are roughly independent given the class: one view's confident labels
@@ -148,9 +149,12 @@ class CoTrainingClassifier(ClassifierMixin, BaseEstimator):
             chosen: dict[int, object] = {}
             for estimator, (_, block) in zip(estimators, parts, strict=True):
                 proba = estimator.predict_proba(block[pool_rows])
+                best = np.argmax(proba, axis=1)
                 for column, label in enumerate(estimator.classes_):
+                    # the samples it is surest of among those it assigns to the class
                     order = np.argsort(-proba[:, column], kind="stable")
-                    picked = [pool_rows[i] for i in order if pool_rows[i] not in chosen]
+                    picked = [pool_rows[i] for i in order
+                              if best[i] == column and pool_rows[i] not in chosen]
                     for row in picked[:self.n_per_class]:
                         chosen[int(row)] = label
             for row, label in chosen.items():

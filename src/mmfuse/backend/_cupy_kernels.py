@@ -37,7 +37,7 @@ import functools
 
 import numpy as np
 
-from mmfuse.backend.kernels import _namespace_of, chunk_rows, squared_norms
+from mmfuse.backend._common import _namespace_of, chunk_rows, squared_norms
 
 #: Largest ``k`` (or ``n_nearest``) the top-k selection kernel handles; wider
 #: selections fall back to the generic code (a sort on the GPU).

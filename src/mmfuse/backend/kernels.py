@@ -28,8 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from mmfuse._config import get_config
+from mmfuse.backend._common import _MiB, _namespace_of, chunk_rows, squared_norms
 
-_MiB = 1 << 20
 # One GEMM output block of about this size stays in a core's L2 cache, where
 # the passes after the GEMM (add, argmin, compare) are cheap.
 _CACHE_BLOCK_BYTES = 1 * _MiB
@@ -39,15 +39,6 @@ _TOPK_BLOCK_BYTES = 2 * _MiB
 _TOPK_SEED_COLUMNS = 512
 # Below this much GEMM work (multiply-adds) threads cost more than they save.
 _PARALLEL_MIN_WORK = 1 << 24
-
-
-def _namespace_of(x):
-    module = type(x).__module__
-    if module.startswith("cupy"):
-        import cupy
-
-        return cupy
-    return np
 
 
 def _gpu_kernels(xp):
@@ -61,36 +52,6 @@ def _gpu_kernels(xp):
     from mmfuse.backend import _cupy_kernels
 
     return _cupy_kernels
-
-
-def chunk_rows(n_rows: int, bytes_per_row: int, working_memory: int | None = None) -> int:
-    """Rows per chunk so that ``rows * bytes_per_row`` fits the memory budget.
-
-    Parameters
-    ----------
-    n_rows : int
-        Total number of rows to process.
-    bytes_per_row : int
-        Temporary bytes one row needs.
-    working_memory : int, default=None
-        Budget in MiB; defaults to ``mmfuse.get_config()["working_memory"]``.
-
-    Returns
-    -------
-    chunk : int
-        At least 1 and at most ``max(n_rows, 1)``.
-
-    Examples
-    --------
-    >>> from mmfuse.backend import chunk_rows
-    >>> chunk_rows(10_000, bytes_per_row=4 * 1024, working_memory=1)
-    256
-    """
-    if working_memory is None:
-        working_memory = get_config()["working_memory"]
-    budget = int(working_memory) * _MiB
-    rows = max(1, budget // max(1, int(bytes_per_row)))
-    return int(min(rows, max(n_rows, 1)))
 
 
 def _default_chunk(xp, n_rows: int, bytes_per_row: int, n_workers: int = 1) -> int:
@@ -175,20 +136,6 @@ def _scratch(scratch, name, xp, shape, dtype):
         buf = xp.empty(shape, dtype=dtype)
         scratch[name] = buf
     return buf[: shape[0]]
-
-
-def squared_norms(X):
-    """Row-wise squared Euclidean norms, accumulated in the input precision.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from mmfuse.backend import squared_norms
-    >>> squared_norms(np.array([[3.0, 4.0]], dtype=np.float32))
-    array([25.], dtype=float32)
-    """
-    xp = _namespace_of(X)
-    return xp.einsum("ij,ij->i", X, X)
 
 
 def _check_pair(X, centers, what="centers"):

@@ -21,7 +21,7 @@ from sklearn.utils.validation import (
 )
 
 from mmfuse._config import resolve_verbose
-from mmfuse.fusion._base import as_table
+from mmfuse._modalities import as_table
 from mmfuse.probabilistic import _pgmpy_compat as compat
 from mmfuse.utils import is_missing_cell
 

@@ -21,15 +21,15 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from tqdm.auto import tqdm
 
 from mmfuse._config import resolve_verbose
-from mmfuse.descriptors import DescriptorSet
-from mmfuse.fusion import missing_modality_mask
-from mmfuse.fusion._base import (
+from mmfuse._modalities import (
     ModalityComposition,
     as_table,
     check_modalities,
+    missing_modality_mask,
     select_modality,
     take_rows,
 )
+from mmfuse.descriptors import DescriptorSet
 
 METHODS = ("kmeans", "argmax", "quantile", "supervised")
 

@@ -141,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     retrieve.add_argument("--query", default=None,
                           help="text query for the example search (default: a held-out caption)")
     retrieve.add_argument("--random-state", type=int, default=0)
+    datasets = sub.add_parser(
+        "datasets", help="which real datasets the benchmarks and tutorials use, and which "
+                         "are found under --data-dir (default: $MMFUSE_DATA)")
+    datasets.add_argument("--data-dir", default=None)
     sub.add_parser(
         "bench", add_help=False,
         help="run the benchmark suites (classification, retrieval, sequence, kernels) with "
@@ -208,5 +212,10 @@ def main(argv=None) -> int:
             return 2
         run_retrieve_demo(methods, n_samples=args.n_samples, k=args.k, query=args.query,
                           random_state=args.random_state)
+        return 0
+    if args.command == "datasets":
+        from mmfuse.datasets import describe_datasets
+
+        print(describe_datasets(args.data_dir))
         return 0
     return 2  # pragma: no cover - argparse rejects unknown commands

@@ -7,6 +7,7 @@ repository for the dataset cards.
 
 from mmfuse.datasets._av_digits import load_av_digits
 from mmfuse.datasets._base import find_dataset, get_data_home
+from mmfuse.datasets._catalog import dataset_status, describe_datasets
 from mmfuse.datasets._fsdd import load_fsdd
 from mmfuse.datasets._mnist import load_mnist
 from mmfuse.datasets._mvsa import load_mvsa_twitter
@@ -14,6 +15,8 @@ from mmfuse.datasets._shapes import make_shapes, sample_shapes_latent
 from mmfuse.datasets._wikipedia import load_image_text_folder, load_wikipedia
 
 __all__ = [
+    "dataset_status",
+    "describe_datasets",
     "find_dataset",
     "get_data_home",
     "load_av_digits",

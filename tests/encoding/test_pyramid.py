@@ -86,3 +86,28 @@ def test_auto_levels_follow_the_encoder_width():
     assert wide.levels_ == (1, 2) and wide.n_features_out_ == 5 * 40 * 64
     fixed = SpatialPyramid(BagOfWords(n_words=8, random_state=0), levels=(1, 3)).fit(ds)
     assert fixed.levels_ == (1, 3) and fixed.transform(ds).shape == (5, 10 * 8)
+
+
+@pytest.mark.parametrize("encoder", [FisherVector(n_words=3, random_state=0),
+                                     BagOfWords(n_words=4, random_state=0),
+                                     BagOfWords(n_words=4, assignment="soft", n_nearest=2,
+                                                random_state=0),
+                                     VLAD(n_words=3, random_state=0)],
+                         ids=["fisher", "bow", "bow-soft", "vlad"])
+def test_pyramid_shares_per_descriptor_work_and_matches_cells_with_flat_rows(encoder):
+    # flat (all-zero) rows and no extents: frames come from every row's position,
+    # flat rows then take no part, as when each cell is encoded on its own
+    sets = random_sets(lengths=(50, 30, 0, 40))
+    sets[0][:10] = 0
+    sets[3][:] = 0 * sets[3]
+    rng = np.random.default_rng(3)
+    positions = [rng.uniform(5, 45, size=(len(s), 2)) for s in sets]
+    ds = DescriptorSet.from_arrays(sets, positions=positions)
+    spm = SpatialPyramid(encoder, levels=(1, 2)).fit(ds)
+    codes = spm.transform(ds)
+    blocks = [spm.encoder_.transform(ds).reshape(4, -1),
+              spm.encoder_.transform(spm._cells(ds, 2)).reshape(4, -1)]
+    expected = np.hstack(blocks)
+    expected /= np.maximum(np.linalg.norm(expected, axis=1, keepdims=True), 1e-12)
+    np.testing.assert_allclose(codes, expected, rtol=1e-5, atol=1e-6)
+    assert not codes[2].any() and not codes[3].any()

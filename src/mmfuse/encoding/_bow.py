@@ -8,7 +8,13 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from mmfuse.backend import asarray, assign_nearest, segment_histogram, to_numpy
+from mmfuse.backend import (
+    asarray,
+    assign_nearest,
+    get_namespace,
+    segment_histogram,
+    to_numpy,
+)
 from mmfuse.descriptors import DescriptorSet
 from mmfuse.encoding._base import (
     BaseCodebookEncoder,
@@ -170,18 +176,28 @@ class BagOfWords(BaseCodebookEncoder):
             tfidf = TfidfTransformer(norm=None, use_idf=True, smooth_idf=True).fit(counts)
             self.idf_ = tfidf.idf_.astype(np.float32)
 
-    def _histograms(self, ds: DescriptorSet):
-        """``(xp, hist)``: raw (soft) word counts of each sample."""
+    def _per_descriptor(self, ds: DescriptorSet):
+        """``(ds, (labels, weights))``: the assignment half of :meth:`_encode` (weights
+        None for hard assignment), which :class:`SpatialPyramid` computes once and
+        shares between its levels."""
         if self.assignment == "soft":
-            xp, _, labels, weights = self._soft_assign(ds, self.n_nearest, self.bandwidth_)
+            _, _, labels, weights = self._soft_assign(ds, self.n_nearest, self.bandwidth_)
         else:
-            xp, _, labels = self._assign(ds)
+            _, _, labels = self._assign(ds)
             weights = None
+        return ds, (labels, weights)
+
+    def _histograms(self, ds: DescriptorSet, shared=None):
+        """``(xp, hist)``: raw (soft) word counts of each sample."""
+        if shared is None:
+            _, shared = self._per_descriptor(ds)
+        labels, weights = shared
+        xp = np if isinstance(labels, np.ndarray) else get_namespace()[0]
         offsets = xp.asarray(ds.offsets)
         return xp, segment_histogram(labels, offsets, self.n_words, weights=weights)
 
-    def _encode(self, ds: DescriptorSet):
-        xp, hist = self._histograms(ds)
+    def _encode(self, ds: DescriptorSet, shared=None):
+        xp, hist = self._histograms(ds, shared)
         hist = hist.astype(xp.float32, copy=False)
         if self.idf_ is not None:
             hist *= asarray(self.idf_, xp)

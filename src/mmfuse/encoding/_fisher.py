@@ -259,14 +259,27 @@ class FisherVector(BaseCodebookEncoder):
         gmm.precisions_cholesky_ = np.sqrt(gmm.precisions_)
         return self._mixture_parameters(gmm)
 
-    def _encode(self, ds: DescriptorSet):
+    def _per_descriptor(self, ds: DescriptorSet):
+        """``(ds in the mixture's space, (posteriors,))``: the per-descriptor half of
+        :meth:`_encode` (projection and one GEMM-based posterior pass), which
+        :class:`SpatialPyramid` computes once and shares between its levels."""
         if getattr(self, "pca_", None) is not None:
             ds = ds.with_values(self._project(ds.values))
+        xp, values, _, means = self._device_arrays(ds)
+        posteriors = gmm_posteriors(values, means, asarray(self.variances_, xp),
+                                    asarray(self.weights_, xp),
+                                    threshold=self.posterior_threshold)
+        return ds, (posteriors,)
+
+    def _encode(self, ds: DescriptorSet, shared=None):
+        """Fisher vectors of ``ds``; ``shared`` (with ``ds`` already in the
+        mixture's space, as :meth:`_per_descriptor` returns them) skips that half."""
+        if shared is None:
+            ds, shared = self._per_descriptor(ds)
+        (posteriors,) = shared
         xp, values, offsets, means = self._device_arrays(ds)
         variances = asarray(self.variances_, xp)
         weights = asarray(self.weights_, xp)
-        posteriors = gmm_posteriors(values, means, variances, weights,
-                                    threshold=self.posterior_threshold)
         # (x - mu) and (x - mu)^2 summed with posterior weights, per sample and component
         mass, first, second = gmm_segment_statistics(values, offsets, posteriors, means)
         n_samples = ds.n_samples

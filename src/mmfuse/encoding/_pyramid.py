@@ -14,6 +14,8 @@ from mmfuse._config import get_config
 from mmfuse.backend import get_namespace
 from mmfuse.descriptors import DescriptorSet
 from mmfuse.encoding._base import (
+    drop_flat,
+    flat_mask,
     normalize_rows,
     sample_ranges,
     slice_samples,
@@ -164,13 +166,17 @@ class SpatialPyramid(TransformerMixin, BaseEstimator):
             hi[nonempty] = np.maximum.reduceat(ds.positions, starts, axis=0)
         return lo, hi - lo
 
-    def _cells(self, ds: DescriptorSet, level: int) -> DescriptorSet:
-        """One sub-sample per (sample, cell), samples major, cells row-major."""
+    def _cell_keys(self, ds: DescriptorSet, level: int) -> np.ndarray:
+        """Per descriptor: ``sample * level^2 + cell``, cells row-major."""
         origin, size = self._frames(ds)
         seg = ds.sample_ids()
         rel = (ds.positions - origin[seg]) / np.where(size[seg] > 0, size[seg], 1)
         cell_xy = np.clip(np.floor(rel * level), 0, level - 1).astype(np.int64)
-        keys = seg * level * level + cell_xy[:, 1] * level + cell_xy[:, 0]
+        return seg * level * level + cell_xy[:, 1] * level + cell_xy[:, 0]
+
+    def _cells(self, ds: DescriptorSet, level: int) -> DescriptorSet:
+        """One sub-sample per (sample, cell), samples major, cells row-major."""
+        keys = self._cell_keys(ds, level)
         order = np.argsort(keys, kind="stable")
         counts = np.bincount(keys, minlength=ds.n_samples * level * level)
         offsets = np.concatenate([[0], np.cumsum(counts)])
@@ -238,21 +244,51 @@ class SpatialPyramid(TransformerMixin, BaseEstimator):
         on_device = get_config()["array_output"] == "device"
         xp = get_namespace()[0] if on_device else np
         codes = xp.empty((ds.n_samples, n_out), dtype=xp.float32)
+        # an encoder that can split off its per-descriptor work (assignments,
+        # Fisher posteriors) does it once per chunk, for every level
+        shared = hasattr(self.encoder_, "_per_descriptor")
         for start, stop in self._chunks(ds, n_out * 4):
             chunk = slice_samples(ds, start, stop)
             rows = codes[start:stop]
             column = 0
+            if shared:
+                keep = ~flat_mask(chunk.values, self.encoder_.min_norm)
+                projected, per_row = self.encoder_._per_descriptor(
+                    drop_flat(chunk, self.encoder_.min_norm))
             for level, weight in zip(levels, weights, strict=True):
-                cells = chunk if level == 1 else self._cells(chunk, level)
-                block = self.encoder_.transform(cells).reshape(stop - start, -1)
+                if shared:
+                    block = self._shared_level(chunk, keep, projected, per_row, level)
+                else:
+                    cells = chunk if level == 1 else self._cells(chunk, level)
+                    block = self.encoder_.transform(cells)
+                block = block.reshape(stop - start, -1)
                 target = rows[:, column:column + block.shape[1]]
                 target[...] = block
                 if weight != 1.0:
                     target *= weight
                 column += block.shape[1]
-                del block, cells
+                del block
             normalize_rows(rows, self.norm, xp)
         return codes
+
+    def _shared_level(self, chunk, keep, projected, per_row, level):
+        """One level's codes from the chunk's shared per-descriptor work: cells are
+        taken from the whole chunk (as :meth:`_cells` does), then its flat rows
+        dropped, and the per-row arrays re-ordered with the descriptors."""
+        if level == 1:
+            return self.encoder_._encode(projected, per_row)
+        n_cells = chunk.n_samples * level * level
+        keys = self._cell_keys(chunk, level)[keep]
+        order = np.argsort(keys, kind="stable")
+        offsets = np.concatenate([[0], np.cumsum(np.bincount(keys, minlength=n_cells))])
+        cells = DescriptorSet(projected.values[order], offsets,
+                              missing=np.repeat(chunk.missing, level * level))
+        taken = tuple(None if a is None else a[self._rows_index(a, order)] for a in per_row)
+        return self.encoder_._encode(cells, taken)
+
+    @staticmethod
+    def _rows_index(array, order):
+        return order if isinstance(array, np.ndarray) else get_namespace()[0].asarray(order)
 
     def get_feature_names_out(self, input_features=None):
         """Names ``l{level}c{cell}_{encoder feature name}``.

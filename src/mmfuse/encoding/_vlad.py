@@ -124,8 +124,17 @@ class VLAD(BaseCodebookEncoder):
     def _n_features_out(self):
         return self.n_words * self.n_features_in_
 
-    def _encode(self, ds: DescriptorSet):
-        xp, values, labels = self._assign(ds)
+    def _per_descriptor(self, ds: DescriptorSet):
+        """``(ds, (labels,))``: the assignment half of :meth:`_encode`, which
+        :class:`SpatialPyramid` computes once and shares between its levels."""
+        _, _, labels = self._assign(ds)
+        return ds, (labels,)
+
+    def _encode(self, ds: DescriptorSet, shared=None):
+        if shared is None:
+            _, shared = self._per_descriptor(ds)
+        (labels,) = shared
+        xp, values, _, _ = self._device_arrays(ds)
         offsets = xp.asarray(ds.offsets)
         centers = xp.asarray(self.cluster_centers_)
         residuals = segment_residuals(values, offsets, labels, centers)

@@ -16,7 +16,7 @@ from sklearn.model_selection import check_cv, cross_val_predict
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import KBinsDiscretizer, StandardScaler
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 from tqdm.auto import tqdm
 
@@ -32,6 +32,8 @@ from mmfuse._modalities import (
 from mmfuse.descriptors import DescriptorSet
 
 METHODS = ("kmeans", "argmax", "quantile", "supervised")
+#: n_states="auto": one state per this many samples with the modality, within bounds.
+AUTO_SAMPLES_PER_STATE, AUTO_MIN_STATES, AUTO_MAX_STATES = 64, 8, 32
 
 
 class ModalityDiscretizer(TransformerMixin, ModalityComposition):
@@ -85,11 +87,16 @@ class ModalityDiscretizer(TransformerMixin, ModalityComposition):
     method : {"kmeans", "argmax", "quantile", "supervised"} or dict, default="kmeans"
         How a vector becomes a state; a dict gives one per modality name
         (absent names get ``"kmeans"``).
-    n_states : int or dict, default=8
+    n_states : int, "auto" or dict, default="auto"
         Number of states for ``"kmeans"`` and ``"quantile"`` (a dict gives
-        one per modality name; absent names get 8). ``"argmax"`` has one
-        state per feature. Quantile bins that coincide are merged, so a
-        ``"quantile"`` variable may end up with fewer states.
+        one per modality name; absent names get ``"auto"``). ``"auto"``:
+        one state per 64 training samples that have the modality, at least 8
+        and at most 32 (8 was the fixed default before). Few states throw
+        away what a modality knows: a naive Bayes network over them scored
+        0.51 with 8 k-means states and 0.73 with 32 on audio-visual digits,
+        0.59 and 0.66 on Wikipedia categories (``benchmarks/results/defaults.md``).
+        ``"argmax"`` has one state per feature. Quantile bins that coincide are
+        merged, so a ``"quantile"`` variable may end up with fewer states.
     n_top : int, default=3
         Features named in a k-means or supervised state's description.
     classifier : classifier or None, default=None
@@ -148,7 +155,7 @@ class ModalityDiscretizer(TransformerMixin, ModalityComposition):
     _parameter_constraints = {
         "modalities": [list],
         "method": [str, dict],
-        "n_states": [Interval(Integral, 2, None, closed="left"), dict],
+        "n_states": [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"}), dict],
         "n_top": [Interval(Integral, 1, None, closed="left")],
         "classifier": [HasMethods(["fit", "predict"]), None],
         "cv": ["cv_object"],
@@ -156,7 +163,7 @@ class ModalityDiscretizer(TransformerMixin, ModalityComposition):
         "verbose": ["verbose", None],
     }
 
-    def __init__(self, modalities, *, method="kmeans", n_states=8, n_top=3, classifier=None,
+    def __init__(self, modalities, *, method="kmeans", n_states="auto", n_top=3, classifier=None,
                  cv=5, random_state=None, verbose=None):
         self.modalities = modalities
         self.method = method
@@ -175,8 +182,12 @@ class ModalityDiscretizer(TransformerMixin, ModalityComposition):
                              f"{METHODS}, got {method!r}")
         return method
 
-    def _n_states_of(self, name: str) -> int:
-        n = self.n_states.get(name, 8) if isinstance(self.n_states, dict) else self.n_states
+    def _n_states_of(self, name: str, n_present: int) -> int:
+        n = (self.n_states.get(name, "auto") if isinstance(self.n_states, dict)
+             else self.n_states)
+        if n == "auto":
+            return int(max(AUTO_MIN_STATES, min(AUTO_MAX_STATES,
+                                                n_present // AUTO_SAMPLES_PER_STATE)))
         if isinstance(n, bool) or not isinstance(n, Integral) or n < 2:
             raise ValueError(f"ModalityDiscretizer: n_states for modality {name!r} must be an "
                              f"int >= 2, got {n!r}")
@@ -232,10 +243,11 @@ class ModalityDiscretizer(TransformerMixin, ModalityComposition):
         verbose = resolve_verbose(self.verbose)
         for name, transformer, columns in tqdm(modalities, desc="discretising modalities",
                                                disable=verbose < 1):
-            method, n_states = self._method_of(name), self._n_states_of(name)
+            method = self._method_of(name)
             block = select_modality(X, columns, name)
             missing = missing_modality_mask(block)
             present = np.flatnonzero(~missing)
+            n_states = self._n_states_of(name, present.size)
             self.n_missing_[name] = int(missing.sum())
             if present.size == 0:
                 raise ValueError(f"ModalityDiscretizer: modality {name!r} is missing in every "

@@ -171,3 +171,27 @@ def test_bad_parameters(two_blocks):
     with pytest.raises(ValueError, match="Reshape"):
         fitted.predict(X[0])
     assert clone(fitted).get_params()["a__C"] == 1.0
+
+
+def test_members_without_predict_proba_are_platt_calibrated():
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.svm import LinearSVC
+
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 3, 300)
+    image = rng.normal(size=(300, 6)) + y[:, None]
+    text = rng.normal(size=(300, 8)) - 0.5 * y[:, None]
+    X = {"image": image, "text": text}
+    late = LateFusionClassifier([("image", LinearSVC(), "image"),
+                                 ("text", LinearSVC(), "text")]).fit(X, y)
+    assert isinstance(late.named_estimators_.image, CalibratedClassifierCV)
+    # by hand: each view's LinearSVC calibrated on 3 folds, probabilities averaged
+    by_hand = [CalibratedClassifierCV(LinearSVC(), method="sigmoid", cv=3).fit(block, y)
+               for block in (image, text)]
+    expected = (by_hand[0].predict_proba(image) + by_hand[1].predict_proba(text)) / 2
+    np.testing.assert_allclose(late.predict_proba(X), expected, atol=1e-10)
+    stacked = LateFusionClassifier([("image", LinearSVC(), "image"),
+                                    ("text", LinearSVC(), "text")], combine="stacking").fit(X, y)
+    assert stacked.score(X, y) > 0.7
+    with pytest.raises(ValueError, match="neither predict_proba nor decision_function"):
+        LateFusionClassifier([("image", "passthrough", "image")]).fit(X, y)

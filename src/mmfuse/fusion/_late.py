@@ -8,6 +8,7 @@ from numbers import Integral
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import check_cv, cross_val_predict
 from sklearn.utils import Bunch
@@ -115,8 +116,12 @@ class LateFusionClassifier(ClassifierMixin, FusionClassifierMixin, ModalityCompo
     """Decision-level fusion: a classifier per modality, their probabilities combined.
 
     Each modality is a ``(name, classifier, columns)`` triple; the classifier
-    (often a Pipeline of a feature extractor and a model) must have
-    ``predict_proba``. Its probabilities are combined with a fixed rule
+    is often a Pipeline of a feature extractor and a model. One without
+    ``predict_proba`` but with ``decision_function`` (``LinearSVC``, often the
+    strongest text model) is calibrated to probabilities by Platt scaling on
+    3 internal folds (:class:`sklearn.calibration.CalibratedClassifierCV`,
+    ``method="sigmoid"``; ``named_estimators_`` then holds the calibrated
+    model). Its probabilities are combined with a fixed rule
     (:func:`combine_probabilities`) or by a stacking classifier trained on
     out-of-fold probabilities (:func:`sklearn.model_selection.cross_val_predict`).
 
@@ -372,9 +377,21 @@ class LateFusionClassifier(ClassifierMixin, FusionClassifierMixin, ModalityCompo
         return tags
 
 
+def with_probabilities(estimator):
+    """``estimator``, or a classifier with only ``decision_function`` (a linear SVM)
+    calibrated to probabilities: ``CalibratedClassifierCV(estimator, method="sigmoid",
+    cv=3)`` (Platt scaling on 3 internal folds)."""
+    if hasattr(estimator, "predict_proba"):
+        return estimator
+    if hasattr(estimator, "decision_function"):
+        return CalibratedClassifierCV(estimator, method="sigmoid", cv=3)
+    raise ValueError(f"{type(estimator).__name__} has neither predict_proba nor "
+                     "decision_function; late fusion combines class probabilities")
+
+
 def _fit_modality(estimator, block, Y, present):
     rows = np.flatnonzero(present)
-    est = clone_for_outputs(estimator, Y.shape[1])
+    est = clone_for_outputs(with_probabilities(estimator), Y.shape[1])
     codes = Y[rows]
     est.fit(take_rows(block, rows), codes_for_fit(codes))
     seen = [np.unique(codes[:, j]) for j in range(Y.shape[1])]
@@ -385,7 +402,7 @@ def _oof_proba(estimator, block, Y, present, n_classes, cv):
     """Out-of-fold probabilities of one modality over all samples (zeros where absent)."""
     rows = np.flatnonzero(present)
     codes = Y[rows]
-    est = clone_for_outputs(estimator, Y.shape[1])
+    est = clone_for_outputs(with_probabilities(estimator), Y.shape[1])
     splitter = check_cv(cv, codes_for_fit(codes), classifier=True)
     proba = cross_val_predict(est, take_rows(block, rows), codes_for_fit(codes), cv=splitter,
                               method="predict_proba")

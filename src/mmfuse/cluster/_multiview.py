@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans, SpectralClustering
 from sklearn.metrics.pairwise import euclidean_distances, rbf_kernel
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from mmfuse._views import _named, median_gamma, split_views
 
@@ -19,8 +19,6 @@ def _views_with_missing(estimator, X, *, reset: bool):
     """``[(name, block)]`` and a ``(n_samples, n_views)`` presence mask: a sample
     lacks a view when its row of that block is all NaN (sparse blocks are never
     missing). NaN elsewhere is an error."""
-    from sklearn.utils.validation import check_array, validate_data
-
     if not _named(X):
         X = validate_data(estimator, X, accept_sparse="csr", dtype=np.float64,
                           ensure_all_finite="allow-nan", reset=reset)

@@ -6,6 +6,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.metrics import euclidean_distances, pairwise_distances_argmin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -147,8 +148,7 @@ class SelfOrganizingMap(_ViewScaling, ClusterMixin, TransformerMixin, BaseEstima
         return self
 
     def _units(self, data):
-        d2 = ((data[:, None, :] - self.cluster_centers_[None]) ** 2).sum(axis=2)
-        return np.argmin(d2, axis=1)
+        return pairwise_distances_argmin(data, self.cluster_centers_)
 
     def predict(self, X):
         """Best-matching unit of each sample (``row * grid_shape[1] + col``).
@@ -176,9 +176,7 @@ class SelfOrganizingMap(_ViewScaling, ClusterMixin, TransformerMixin, BaseEstima
         distances : ndarray of shape (n_samples, n_units)
         """
         check_is_fitted(self, "som_")
-        data = self._scaled_views(X)
-        d2 = ((data[:, None, :] - self.cluster_centers_[None]) ** 2).sum(axis=2)
-        return np.sqrt(d2)
+        return euclidean_distances(self._scaled_views(X), self.cluster_centers_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

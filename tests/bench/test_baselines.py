@@ -13,7 +13,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from benchmarks.baselines import (  # noqa: E402
+from mmfuse.bench.baselines import (  # noqa: E402
     DeepFusionClassifier,
     TwoTowerRetriever,
     _classifier,
@@ -21,8 +21,8 @@ from benchmarks.baselines import (  # noqa: E402
     _minilm,
     _retrieval,
 )
-from benchmarks.baselines._inputs import AudioFeaturizer, TokenFeaturizer  # noqa: E402
-from benchmarks.baselines._modules import hinge_rank_loss  # noqa: E402
+from mmfuse.bench.baselines._inputs import AudioFeaturizer, TokenFeaturizer  # noqa: E402
+from mmfuse.bench.baselines._modules import hinge_rank_loss  # noqa: E402
 from mmfuse.exceptions import MediaError  # noqa: E402
 
 

@@ -17,10 +17,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score
 
-from benchmarks import harness
-from benchmarks.__main__ import main as bench_main
-from benchmarks.__main__ import run_suite
-from benchmarks.suites import SUITES, SuiteConfig, build_task, deep_available, task_names
+from mmfuse.bench import harness, run_suite
+from mmfuse.bench import main as bench_main
+from mmfuse.bench.suites import SUITES, SuiteConfig, build_task, deep_available, task_names
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 
@@ -120,7 +119,7 @@ def test_sequence_suite_models(tiny_runs):
 
 
 def test_split_is_stratified_and_subsampled():
-    from benchmarks.suites import official_split, shuffle_split
+    from mmfuse.bench.suites import official_split, shuffle_split
 
     y = np.repeat(np.arange(4), 25)
     train, test = shuffle_split(y, fraction=0.5)(3)

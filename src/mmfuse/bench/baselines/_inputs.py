@@ -345,7 +345,7 @@ class SentenceFeaturizer(_Featurizer):
         self.verbose = verbose
 
     def _embed(self, cells):
-        from benchmarks.baselines._minilm import MiniLMEncoder
+        from mmfuse.bench.baselines._minilm import MiniLMEncoder
 
         texts = read_texts(self, cells)
         encoder = MiniLMEncoder(device=self.device, verbose=self.verbose)

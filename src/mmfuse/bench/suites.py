@@ -27,7 +27,7 @@ from sklearn.model_selection import StratifiedShuffleSplit, train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from benchmarks.harness import Features, ModelSpec, Task, timed
+from mmfuse.bench.harness import Features, ModelSpec, Task, timed
 
 
 @dataclass
@@ -105,7 +105,7 @@ def _split_note(kind, fraction):
 
 def _fused_featurizer(ds):
     """(train, test) -> Features: the modalities' blocks side by side, as in fusion.py."""
-    from benchmarks.fusion import stack_blocks
+    from mmfuse.bench.datasets import stack_blocks
 
     def featurize(train, test):
         tr, te, costs = ds.featurize(train, test)
@@ -135,19 +135,19 @@ def _classification_task(ds, config, split_kind) -> Task:
 
 
 def shapes_task(config: SuiteConfig) -> Task:
-    from benchmarks.fusion import shapes_dataset
+    from mmfuse.bench.datasets import shapes_dataset
 
     return _classification_task(shapes_dataset(_fusion_args(config)), config, "random")
 
 
 def av_digits_task(config: SuiteConfig) -> Task:
-    from benchmarks.fusion import av_digits_dataset
+    from mmfuse.bench.datasets import av_digits_dataset
 
     return _classification_task(av_digits_dataset(_fusion_args(config)), config, "official")
 
 
 def wikipedia_task(config: SuiteConfig) -> Task:
-    from benchmarks.fusion import wikipedia_dataset
+    from mmfuse.bench.datasets import wikipedia_dataset
 
     return _classification_task(wikipedia_dataset(_fusion_args(config)), config, "official")
 
@@ -224,7 +224,7 @@ def classification_models(task: Task, config: SuiteConfig) -> dict:
 def deep_available() -> str | None:
     """None when the deep baselines can run, else the reason they cannot."""
     try:
-        import benchmarks.baselines  # noqa: F401
+        import mmfuse.bench.baselines  # noqa: F401
     except ImportError as exc:
         return f"deep baselines skipped: {exc}"
     return None
@@ -239,7 +239,7 @@ def deep_classification_models(task: Task, config: SuiteConfig) -> dict:
 
     def deep(enc, fusion="early"):
         def build(info, seed):
-            from benchmarks.baselines import DeepFusionClassifier
+            from mmfuse.bench.baselines import DeepFusionClassifier
 
             return DeepFusionClassifier(enc, fusion=fusion, random_state=seed, verbose=0,
                                         **common)
@@ -264,7 +264,7 @@ def deep_classification_models(task: Task, config: SuiteConfig) -> dict:
 
 def _minilm_available() -> bool:
     try:
-        from benchmarks.baselines import minilm_available
+        from mmfuse.bench.baselines import minilm_available
     except ImportError:
         return False
     return minilm_available() is None
@@ -356,7 +356,7 @@ def sequence_models(task: Task, config: SuiteConfig) -> dict:
     if config.deep and not deep_available():
         for kind in ("audio_cnn", "audio_gru"):
             def build(info, seed, kind=kind):
-                from benchmarks.baselines import DeepFusionClassifier
+                from mmfuse.bench.baselines import DeepFusionClassifier
 
                 return DeepFusionClassifier(
                     {"audio": kind}, epochs=config.deep_epochs, patience=config.patience,
@@ -485,7 +485,7 @@ def retrieval_models(task: Task, config: SuiteConfig) -> dict:
             name = f"deep two-tower ({image_enc} + {text_enc}, hinge rank loss)"
 
             def build(info, seed, text_enc=text_enc):
-                from benchmarks.baselines import TwoTowerRetriever
+                from mmfuse.bench.baselines import TwoTowerRetriever
 
                 return TwoTowerRetriever(image_enc, text_enc, epochs=config.deep_epochs,
                                          patience=config.patience, random_state=seed, verbose=0)

@@ -31,7 +31,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from mmfuse.bench._paths import default_results_dir
+
+RESULTS = default_results_dir()
 
 
 # ---------------------------------------------------------------------------------------
@@ -50,7 +52,7 @@ def machine_info() -> dict:
     """
     import importlib.metadata as md
 
-    from benchmarks.kernels import machine_info as base_info  # CPU, cores, BLAS, date
+    from mmfuse.bench.kernels import machine_info as base_info  # CPU, cores, BLAS, date
 
     info = base_info()
     info["loadavg"] = [round(x, 2) for x in info["loadavg"]]

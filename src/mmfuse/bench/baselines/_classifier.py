@@ -11,9 +11,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from benchmarks.baselines._inputs import KINDS, fit_on_rows, make_featurizer
-from benchmarks.baselines._modules import FusionNet, make_encoder
-from benchmarks.baselines._training import (
+from mmfuse._config import resolve_verbose
+from mmfuse.bench.baselines._inputs import KINDS, fit_on_rows, make_featurizer
+from mmfuse.bench.baselines._modules import FusionNet, make_encoder
+from mmfuse.bench.baselines._training import (
     TRAINING_CONSTRAINTS,
     in_batches,
     n_trainable,
@@ -26,7 +27,6 @@ from benchmarks.baselines._training import (
     training_options,
     validation_split,
 )
-from mmfuse._config import resolve_verbose
 from mmfuse.utils._column import as_column
 
 
@@ -137,7 +137,7 @@ class DeepFusionClassifier(ClassifierMixin, BaseEstimator):
     Examples
     --------
     >>> import numpy as np, pandas as pd
-    >>> from benchmarks.baselines import DeepFusionClassifier
+    >>> from mmfuse.bench.baselines import DeepFusionClassifier
     >>> rng = np.random.default_rng(0)
     >>> y = rng.integers(0, 2, 80)
     >>> X = pd.DataFrame({"v": list(rng.normal(size=(80, 5)) + y[:, None]),
@@ -352,6 +352,6 @@ class DeepFusionClassifier(ClassifierMixin, BaseEstimator):
 def _frozen_params(kind):
     if kind != "minilm":
         return 0
-    from benchmarks.baselines._minilm import MiniLMEncoder
+    from mmfuse.bench.baselines._minilm import MiniLMEncoder
 
     return MiniLMEncoder.n_frozen_params()

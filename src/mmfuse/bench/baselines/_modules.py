@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from benchmarks.baselines._inputs import IMAGE_CHANNELS, PAD_ID
+from mmfuse.bench.baselines._inputs import IMAGE_CHANNELS, PAD_ID
 
 #: Width of the word embeddings of the text encoders.
 TEXT_EMBED_DIM = 64

@@ -32,17 +32,26 @@ def _pyramid_reference(ds, encoder, levels, weights):
     return np.array(rows)
 
 
+@pytest.mark.parametrize("levels, weights", [((1, 2, 3), (0.5, 1.0, 2.0)),
+                                             ((1, 2, 4), (0.25, 0.5, 1.0)),
+                                             ((4, 1, 2), (1.0, 0.5, 2.0))],
+                         ids=["1-2-3", "1-2-4 summed", "4-1-2 summed"])
 @pytest.mark.parametrize("encoder", [BagOfWords(n_words=4, random_state=0),
+                                     BagOfWords(n_words=4, assignment="soft", random_state=0),
                                      VLAD(n_words=3, random_state=0),
+                                     VLAD(n_words=3, mass_norm=True, random_state=0),
                                      FisherVector(n_words=2, random_state=0)],
-                         ids=["bow", "vlad", "fisher"])
-def test_pyramid_matches_cell_by_cell_reference(encoder):
+                         ids=["bow", "bow-soft", "vlad", "vlad-mass", "fisher"])
+def test_pyramid_matches_cell_by_cell_reference(encoder, levels, weights):
+    # nested power-of-two grids take the summed path (the finest level's statistics,
+    # added up over cells), the others encode every level; both match the cells
+    # encoded one by one
     ds = _with_positions(random_sets(lengths=(40, 0, 25, 1, 60)))
-    levels, weights = (1, 2, 3), (0.5, 1.0, 2.0)
     spm = SpatialPyramid(encoder, levels=levels, level_weights=weights).fit(ds)
     codes = spm.transform(ds)
     expected = _pyramid_reference(ds, spm.encoder_, levels, weights)
-    assert codes.shape == expected.shape == (5, 14 * spm.encoder_._n_features_out)
+    n_cells = sum(v * v for v in levels)
+    assert codes.shape == expected.shape == (5, n_cells * spm.encoder_._n_features_out)
     np.testing.assert_allclose(codes, expected, rtol=1e-4, atol=1e-6)
     assert not codes[1].any()
     assert len(spm.get_feature_names_out()) == codes.shape[1]
@@ -109,5 +118,26 @@ def test_pyramid_shares_per_descriptor_work_and_matches_cells_with_flat_rows(enc
               spm.encoder_.transform(spm._cells(ds, 2)).reshape(4, -1)]
     expected = np.hstack(blocks)
     expected /= np.maximum(np.linalg.norm(expected, axis=1, keepdims=True), 1e-12)
-    np.testing.assert_allclose(codes, expected, rtol=1e-5, atol=1e-6)
+    # the pyramid's whole-image level is the sum of its 4 cells' float32 statistics:
+    # equal to encoding the whole image up to float32 rounding
+    np.testing.assert_allclose(codes, expected, rtol=1e-5, atol=1e-5)
     assert not codes[2].any() and not codes[3].any()
+
+
+@pytest.mark.parametrize("levels, n_statistics", [((1, 2, 4), 1), ((1, 2), 1), ((1, 3), 2)])
+def test_nested_levels_aggregate_the_finest_level_once(levels, n_statistics, monkeypatch):
+    calls = []
+    original = FisherVector._statistics
+
+    def counting(self, ds, shared):
+        calls.append(ds.n_samples)
+        return original(self, ds, shared)
+
+    monkeypatch.setattr(FisherVector, "_statistics", counting)
+    ds = _with_positions(random_sets(lengths=(30, 20, 25)))
+    spm = SpatialPyramid(FisherVector(n_words=2, random_state=0), levels=levels).fit(ds)
+    calls.clear()
+    spm.transform(ds)
+    assert len(calls) == n_statistics  # one chunk: once, or once per level
+    if n_statistics == 1:
+        assert calls == [3 * max(levels) ** 2]  # the finest grid's cells

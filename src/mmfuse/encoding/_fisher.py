@@ -11,7 +11,12 @@ from sklearn.mixture import GaussianMixture
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from mmfuse._config import resolve_verbose
-from mmfuse.backend import asarray, gmm_posteriors, gmm_segment_statistics
+from mmfuse.backend import (
+    asarray,
+    get_namespace,
+    gmm_posteriors,
+    gmm_segment_statistics,
+)
 from mmfuse.descriptors import DescriptorSet
 from mmfuse.encoding._base import BaseCodebookEncoder, normalize_rows, signed_sqrt
 
@@ -276,16 +281,25 @@ class FisherVector(BaseCodebookEncoder):
         mixture's space, as :meth:`_per_descriptor` returns them) skips that half."""
         if shared is None:
             ds, shared = self._per_descriptor(ds)
+        xp = get_namespace()[0]
+        return self._finish(self._statistics(ds, shared), xp.diff(asarray(ds.offsets, xp)))
+
+    def _statistics(self, ds: DescriptorSet, shared):
+        """Additive per-segment statistics (summed over cells, they give the statistics
+        of the union): posterior mass, and posterior-weighted sums of ``x - mu`` and
+        ``(x - mu) ** 2``, per segment and component (``ds`` in the mixture's space)."""
         (posteriors,) = shared
-        xp, values, offsets, means = self._device_arrays(ds)
+        _, values, offsets, means = self._device_arrays(ds)
+        return gmm_segment_statistics(values, offsets, posteriors, means)
+
+    def _finish(self, stats, lengths):
+        """Fisher vectors from :meth:`_statistics` and the descriptors per segment."""
+        mass, first, second = stats
+        xp = np if isinstance(first, np.ndarray) else get_namespace()[0]
         variances = asarray(self.variances_, xp)
         weights = asarray(self.weights_, xp)
-        # (x - mu) and (x - mu)^2 summed with posterior weights, per sample and component
-        mass, first, second = gmm_segment_statistics(values, offsets, posteriors, means)
-        n_samples = ds.n_samples
-        lengths = xp.diff(offsets)
-        count = xp.where(lengths > 0, lengths, 1).astype(posteriors.dtype)[:, None]
-        del posteriors
+        n_samples = first.shape[0]
+        count = xp.where(lengths > 0, lengths, 1).astype(first.dtype)[:, None]
         # in place: u = first / sigma / (N sqrt(w)), v = (second / var - mass) / (N sqrt(2 w))
         first /= xp.sqrt(variances)
         first /= (count * xp.sqrt(weights))[:, :, None]

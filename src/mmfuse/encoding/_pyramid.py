@@ -210,7 +210,13 @@ class SpatialPyramid(TransformerMixin, BaseEstimator):
         Samples are encoded in chunks (at most ``_CHUNK_DESCRIPTORS = 131,072``
         descriptors and ``_CHUNK_OUTPUT_BYTES = 64 MiB`` of output rows): all
         levels of a chunk are encoded, weighted and normalised, and written
-        once into one preallocated float32 output.
+        once into one preallocated float32 output. With mmfuse's encoders the
+        per-descriptor work (assignments, Fisher posteriors) is done once per
+        chunk; when every level divides the finest one by a power of two (the
+        default ``(1, 2)`` and ``(1, 2, 4)``), the statistics (counts,
+        residual sums, Fisher moments) are aggregated once, over the finest
+        cells, and a coarser cell's are the sum of its sub-cells', so a
+        pyramid costs about one encoding plus the normalisations.
 
         Parameters
         ----------
@@ -244,6 +250,13 @@ class SpatialPyramid(TransformerMixin, BaseEstimator):
         # an encoder that can split off its per-descriptor work (assignments,
         # Fisher posteriors) does it once per chunk, for every level
         shared = hasattr(self.encoder_, "_per_descriptor")
+        # an encoder whose statistics add up over cells (counts, residual sums,
+        # Fisher moments) aggregates the finest level once; a coarser level whose
+        # cells are unions of finer ones (a power-of-two ratio, so that the cell
+        # boundaries agree exactly) sums their statistics instead of aggregating again
+        finest = max(levels)
+        summed = (shared and hasattr(self.encoder_, "_statistics")
+                  and all(_power_of_two(finest // v) and finest % v == 0 for v in levels))
         for start, stop in self._chunks(ds, n_out * 4):
             chunk = slice_samples(ds, start, stop)
             rows = codes[start:stop]
@@ -252,8 +265,16 @@ class SpatialPyramid(TransformerMixin, BaseEstimator):
                 keep = ~flat_mask(chunk.values, self.encoder_.min_norm)
                 projected, per_row = self.encoder_._per_descriptor(
                     drop_flat(chunk, self.encoder_.min_norm))
-            for level, weight in zip(levels, weights, strict=True):
-                if shared:
+            if summed:
+                stats, lengths = self._finest_statistics(chunk, keep, projected, per_row,
+                                                         finest)
+            for i, (level, weight) in enumerate(zip(levels, weights, strict=True)):
+                if summed and level == finest and i == len(levels) - 1:
+                    block = self.encoder_._finish(stats, lengths)  # last use: in place
+                elif summed:
+                    block = self.encoder_._finish(
+                        *_coarsen((stats, lengths), stop - start, finest, finest // level))
+                elif shared:
                     block = self._shared_level(chunk, keep, projected, per_row, level)
                 else:
                     cells = chunk if level == 1 else self._cells(chunk, level)
@@ -267,6 +288,22 @@ class SpatialPyramid(TransformerMixin, BaseEstimator):
                 del block
             normalize_rows(rows, self.norm, xp)
         return codes
+
+    def _finest_statistics(self, chunk, keep, projected, per_row, level):
+        """The encoder's additive statistics of every cell of ``level`` and the
+        descriptors per cell, from the chunk's shared per-descriptor work."""
+        if level == 1:
+            cells, taken = projected, per_row
+        else:
+            order, offsets = _cell_layout(self._cell_keys(chunk, level)[keep],
+                                          chunk.n_samples * level * level)
+            cells = DescriptorSet(projected.values[order], offsets,
+                                  missing=np.repeat(chunk.missing, level * level))
+            taken = tuple(None if a is None else a[self._rows_index(a, order)]
+                          for a in per_row)
+        stats = self.encoder_._statistics(cells, taken)
+        xp = np if isinstance(stats[0], np.ndarray) else get_namespace()[0]
+        return stats, xp.diff(xp.asarray(cells.offsets))
 
     def _shared_level(self, chunk, keep, projected, per_row, level):
         """One level's codes from the chunk's shared per-descriptor work: cells are
@@ -307,6 +344,24 @@ class SpatialPyramid(TransformerMixin, BaseEstimator):
         tags.input_tags.two_d_array = False
         tags.requires_fit = True
         return tags
+
+
+def _power_of_two(n: int) -> bool:
+    return n >= 1 and n & (n - 1) == 0
+
+
+def _coarsen(arrays, n_samples: int, level: int, factor: int):
+    """Per-cell arrays of a ``level x level`` grid (rows ``sample * level^2 + cell``,
+    cells row-major) summed over ``factor x factor`` blocks of cells: the same
+    arrays for the ``level // factor`` grid. Nested tuples are kept."""
+    if isinstance(arrays, tuple):
+        return tuple(_coarsen(a, n_samples, level, factor) for a in arrays)
+    if factor == 1:
+        return arrays.copy()  # the encoder's _finish works in place
+    coarse = level // factor
+    rest = arrays.shape[1:]
+    blocks = arrays.reshape(n_samples, coarse, factor, coarse, factor, *rest)
+    return blocks.sum(axis=(2, 4)).reshape(n_samples * coarse * coarse, *rest)
 
 
 def _cell_layout(keys: np.ndarray, n_cells: int):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from numbers import Integral
 
+import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from mmfuse.backend import segment_histogram, segment_residuals
+from mmfuse.backend import get_namespace, segment_histogram, segment_residuals
 from mmfuse.descriptors import DescriptorSet
 from mmfuse.encoding._base import BaseCodebookEncoder, normalize_rows, signed_sqrt
 
@@ -130,17 +131,30 @@ class VLAD(BaseCodebookEncoder):
         _, _, labels = self._assign(ds)
         return ds, (labels,)
 
-    def _encode(self, ds: DescriptorSet, shared=None):
-        if shared is None:
-            _, shared = self._per_descriptor(ds)
+    def _statistics(self, ds: DescriptorSet, shared):
+        """Additive per-segment statistics (summed over cells, they give the statistics
+        of the union): residual sums per word, and word counts when ``mass_norm``."""
         (labels,) = shared
         xp, values, _, _ = self._device_arrays(ds)
         offsets = xp.asarray(ds.offsets)
         centers = xp.asarray(self.cluster_centers_)
         residuals = segment_residuals(values, offsets, labels, centers)
-        n_samples = ds.n_samples
         if self.mass_norm:
-            mass = segment_histogram(labels, offsets, self.n_words)[:, :, None]
+            return residuals, segment_histogram(labels, offsets, self.n_words)
+        return (residuals,)
+
+    def _encode(self, ds: DescriptorSet, shared=None):
+        if shared is None:
+            _, shared = self._per_descriptor(ds)
+        return self._finish(self._statistics(ds, shared), None)
+
+    def _finish(self, stats, lengths):
+        """Codes from :meth:`_statistics` (``lengths`` is not needed)."""
+        residuals = stats[0]
+        xp = np if isinstance(residuals, np.ndarray) else get_namespace()[0]
+        n_samples = residuals.shape[0]
+        if self.mass_norm:
+            mass = stats[1][:, :, None]
             residuals /= xp.where(mass > 0, mass, 1)
         if self.signed_sqrt:
             signed_sqrt(residuals, xp)

@@ -27,7 +27,7 @@ image BoW, 10-topic text LDA; official split) and audio-visual digits (MNIST
 pixels vs the MFCC summary of the paired recording; FSDD's split), scored by
 the mean of both directions' MAP with class relevance.
 
-Encoders: ``BagOfWords(256)`` and ``VLAD(64)`` with the default codebook
+Encoders: ``BagOfWords(256)``, ``VLAD(64)`` and ``FisherVector(64)`` with the default codebook
 sample (``max_descriptors="auto"``) against the former fixed 100,000, on
 dense SIFT of Grocery Store photos (official split), two seeds each.
 
@@ -250,8 +250,10 @@ ENCODER_GRID = [
     ("BagOfWords(256, max_descriptors=100_000)", "BagOfWords", {"max_descriptors": 100_000}),
     ("VLAD(64)", "VLAD", {}),
     ("VLAD(64, max_descriptors=100_000)", "VLAD", {"max_descriptors": 100_000}),
+    ("FisherVector(64)", "FisherVector", {}),
+    ("FisherVector(64, max_descriptors=100_000)", "FisherVector", {"max_descriptors": 100_000}),
 ]
-ENCODER_WORDS = {"BagOfWords": 256, "VLAD": 64}
+ENCODER_WORDS = {"BagOfWords": 256, "VLAD": 64, "FisherVector": 64}
 
 
 def encoder_rows(data_dir: Path) -> list[dict]:

@@ -535,9 +535,10 @@ def segment_moments(X, offsets, weights):
     :func:`segment_residuals`, the cost does not grow with the number of
     non-zero weights per row: dense posteriors cost two GEMMs.
 
-    Peak extra memory: one ``X ** 2`` copy of ``X`` (pass ``X`` in
-    batches to bound it); the outputs are ``(n_samples, n_weights)`` and
-    twice ``(n_samples, n_weights, n_features)``.
+    Peak extra memory: one ``[X, X ** 2]`` copy, twice the size of ``X``
+    (pass ``X`` in batches to bound it); the outputs are
+    ``(n_samples, n_weights)`` and two ``(n_samples, n_weights, n_features)``
+    views of one array.
 
     Parameters
     ----------
@@ -569,9 +570,11 @@ def segment_moments(X, offsets, weights):
     weights = weights.astype(dtype, copy=False)
     n_samples, n_weights = offsets.shape[0] - 1, weights.shape[1]
     S0 = xp.zeros((n_samples, n_weights), dtype=dtype)
-    S1 = xp.zeros((n_samples, n_weights, d), dtype=dtype)
-    S2 = xp.zeros((n_samples, n_weights, d), dtype=dtype)
-    squares = X * X
+    # [x | x^2] side by side: one GEMM per sample gives both moments
+    S12 = xp.zeros((n_samples, n_weights, 2 * d), dtype=dtype)
+    lifted = xp.empty((n, 2 * d), dtype=dtype)
+    lifted[:, :d] = X
+    xp.multiply(X, X, out=lifted[:, d:])
     bounds = offsets.tolist() if hasattr(offsets, "tolist") else list(offsets)
     for i in range(n_samples):
         a, b = bounds[i], bounds[i + 1]
@@ -579,9 +582,8 @@ def segment_moments(X, offsets, weights):
             continue
         w_t = weights[a:b].T
         S0[i] = w_t.sum(axis=1)
-        xp.matmul(w_t, X[a:b], out=S1[i])
-        xp.matmul(w_t, squares[a:b], out=S2[i])
-    return S0, S1, S2
+        xp.matmul(w_t, lifted[a:b], out=S12[i])
+    return S0, S12[:, :, :d], S12[:, :, d:]
 
 
 def gmm_segment_statistics(X, offsets, posteriors, means):
@@ -591,7 +593,7 @@ def gmm_segment_statistics(X, offsets, posteriors, means):
     ``first[i, k] = sum_j g_jk (x_j - mu_k)`` and
     ``second[i, k] = sum_j g_jk (x_j - mu_k) ** 2`` over the rows ``j`` of
     sample ``i``: the sufficient statistics of a Fisher vector. On the CPU
-    they come from :func:`segment_moments` (two GEMMs per sample, expanded
+    they come from :func:`segment_moments` (one GEMM per sample, expanded
     around ``mu``); on a GPU from the :func:`segment_residuals` and
     :func:`segment_histogram` kernels, which need no per-sample launches.
 
@@ -895,7 +897,7 @@ def gmm_posteriors(X, means, variances, weights, *, threshold=0.0, chunk_size=No
         xp.exp(logp, out=logp)
         logp /= logp.sum(axis=1, keepdims=True)
         if threshold > 0:
-            logp[logp < threshold] = 0
+            xp.putmask(logp, logp < threshold, 0)
 
     _run_chunks(xp, range(0, n, chunk_size), work, n_workers)
     return posteriors

@@ -49,11 +49,12 @@ def flat_mask(values: np.ndarray, min_norm: float) -> np.ndarray:
     return flat
 
 
-def drop_flat(ds: DescriptorSet, min_norm: float) -> DescriptorSet:
-    """``ds`` without its flat descriptors (see :func:`flat_mask`); ``ds``
-    itself when it has none. Samples keep their order, extents and missing
-    flags; a sample whose descriptors were all flat ends with none."""
-    flat = flat_mask(ds.values, min_norm)
+def drop_flat(ds: DescriptorSet, min_norm: float, flat=None) -> DescriptorSet:
+    """``ds`` without its flat descriptors (see :func:`flat_mask`; ``flat``: that
+    mask, when already computed); ``ds`` itself when it has none. Samples keep
+    their order, extents and missing flags; a sample whose descriptors were all
+    flat ends with none."""
+    flat = flat_mask(ds.values, min_norm) if flat is None else flat
     if not flat.any():
         return ds
     keep = ~flat
@@ -153,7 +154,7 @@ def normalize_rows(codes, norm, xp):
 def signed_sqrt(codes, xp):
     """``sign(x) * sqrt(|x|)`` in place (the "power" / Hellinger step)."""
     magnitude = xp.sqrt(xp.abs(codes))
-    codes[...] = xp.where(codes < 0, -magnitude, magnitude)
+    xp.copysign(magnitude, codes, out=codes)
     return codes
 
 

@@ -83,8 +83,14 @@ class FisherVector(BaseCodebookEncoder):
         that worked.
     max_iter : int, default=100
         EM iterations (``GaussianMixture.max_iter``).
-    max_descriptors : int, default=100_000
+    max_descriptors : int or "auto", default="auto"
         Cap on the number of descriptors the mixture is learned from.
+        ``"auto"`` is ``min(256 * n_words, 100_000)`` (16,384 for 64
+        Gaussians), as for the other encoders; EM's cost grows with it, and
+        on real photos more descriptors did not pay (see
+        ``benchmarks/results/defaults.md``). The cap in use is
+        ``max_descriptors_``. (It was 100,000 before: pass
+        ``max_descriptors=100_000`` for the earlier mixtures.)
     random_state : int, RandomState instance or None, default=None
         Controls sub-sampling and the mixture's k-means initialisation.
     verbose : int or None, default=None
@@ -157,7 +163,7 @@ class FisherVector(BaseCodebookEncoder):
         "posterior_threshold": [Interval(Real, 0, 1, closed="left")],
         "reg_covar": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "max_descriptors": [Interval(Integral, 1, None, closed="left")],
+        "max_descriptors": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "random_state": ["random_state"],
         "verbose": ["verbose", None],
         "min_norm": [Interval(Real, 0, None, closed="left")],
@@ -165,7 +171,7 @@ class FisherVector(BaseCodebookEncoder):
 
     def __init__(self, n_words=64, *, n_components="auto", improved=True,
                  posterior_threshold=1e-6, reg_covar="auto", max_iter=100,
-                 max_descriptors=100_000, random_state=None, verbose=None, min_norm=1e-6):
+                 max_descriptors="auto", random_state=None, verbose=None, min_norm=1e-6):
         # no ``codebook`` parameter: the codebook is always a Gaussian mixture
         self.n_words = n_words
         self.n_components = n_components

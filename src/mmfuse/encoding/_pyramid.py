@@ -262,9 +262,10 @@ class SpatialPyramid(TransformerMixin, BaseEstimator):
             rows = codes[start:stop]
             column = 0
             if shared:
-                keep = ~flat_mask(chunk.values, self.encoder_.min_norm)
+                flat = flat_mask(chunk.values, self.encoder_.min_norm)
+                keep = ~flat
                 projected, per_row = self.encoder_._per_descriptor(
-                    drop_flat(chunk, self.encoder_.min_norm))
+                    drop_flat(chunk, self.encoder_.min_norm, flat))
             if summed:
                 stats, lengths = self._finest_statistics(chunk, keep, projected, per_row,
                                                          finest)

@@ -56,7 +56,7 @@ def photo_like(seed=0):
                          extents=np.full((N_IMAGES, 2), FRAME, np.float32))
 
 
-def gemm_rate(k, repeats=3):
+def gemm_rate(k, repeats=9):
     """float32 GEMM FLOP/s of (65,536 x 64) @ (64 x k), NumPy/BLAS as installed."""
     rng = np.random.default_rng(1)
     X = rng.normal(size=(65_536, DIM)).astype(np.float32)

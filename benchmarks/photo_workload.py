@@ -138,7 +138,7 @@ def main(argv=None) -> int:
         f"{args.n_images:,} generated photo-like JPEGs of {WIDTH} x {HEIGHT} (gradients, "
         "shapes, texture, noise, letterbox bars on a fifth): "
         f"{n_descriptors:,} dense RootSIFT descriptors "
-        f"({result['n_flat_descriptors']:,} of them flat in the pyramid's codebook sample). "
+        f"({result['n_flat_descriptors']:,} of them flat: left out of the codebook and the codes). "
         "Pipeline: `SIFTExtractor(rootsift=True, n_jobs=-1)` -> `DescriptorPCA(64)` -> "
         "`SpatialPyramid(FisherVector(64), levels=(1, 2))` "
         f"({codes.shape[1]:,} values per image). One run.", "",

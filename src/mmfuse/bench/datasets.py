@@ -10,50 +10,19 @@ PCA) on the training rows only. Shared by the benchmark suites
 
 from __future__ import annotations
 
-import datetime
-import os
-import platform
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 
+from mmfuse.bench.kernels import machine_info
+
 KERNELS = {"shapes": {"image": "chi2", "text": "linear", "audio": "rbf"},
            "av_digits": {"image": "rbf", "audio": "rbf"},
            "wikipedia": {"image": "chi2", "text": "linear"}}
-
-
-def machine_info() -> dict:
-    """CPU model, cores, library versions and the current load average."""
-    import scipy
-    import sklearn
-
-    import mmfuse
-
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    versions = {"python": platform.python_version(), "numpy": np.__version__,
-                "scipy": scipy.__version__, "scikit-learn": sklearn.__version__,
-                "mmfuse": getattr(mmfuse, "__version__", "unknown")}
-    for module in ("cv2", "librosa", "pandas"):
-        try:
-            versions[module] = __import__(module).__version__
-        except ImportError:
-            pass
-    return {"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
-            "versions": versions, "loadavg": list(os.getloadavg())}
-
 
 
 @dataclass

@@ -78,6 +78,11 @@ def machine_info() -> dict:
     import mmfuse
 
     versions["mmfuse"] = getattr(mmfuse, "__version__", "unknown")
+    for module in ("cv2", "librosa", "pandas"):
+        try:
+            versions[module] = __import__(module).__version__
+        except ImportError:
+            pass
     blas = [{k: lib.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
             for lib in threadpool_info() if lib.get("user_api") == "blas"]
     return {

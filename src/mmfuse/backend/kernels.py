@@ -631,11 +631,10 @@ def cosine_topk(queries, database, k=10, *, normalize=True, chunk_size=None,
     multiplied with the database block by block (block times transposed
     queries, the orientation that runs closest to one large GEMM). The first
     512 columns of the first block are partitioned to seed a running top k
-    and its threshold (the k-th best) per query; after that a block is only
-    compared with the thresholds, in one vectorised pass over its raw inner
-    products against ``threshold * (least norm of the block's rows)``, a
-    bound no row that could enter the top k falls under, and only the rows
-    above it are scaled to cosines and kept as candidates. Candidates are
+    and its threshold (the k-th best) per query; after that a block's inner
+    products are scaled to cosines in place (one pass, by the rows' inverse
+    norms) and compared with the thresholds in one vectorised pass, and only
+    the scores above them are kept as candidates. Candidates are
     merged into the running top k (one partition of a small padded matrix)
     once a chunk has gathered ``k`` per query, which tightens the
     thresholds; so the work beyond the GEMM is a compare per score plus a
@@ -721,17 +720,6 @@ def cosine_topk(queries, database, k=10, *, normalize=True, chunk_size=None,
             per_block = min(per_block, max(16, _TOPK_BLOCK_BYTES // row_bytes))
         block_size = max(k, per_block)
     block_size = max(int(block_size), 1)
-    if inv_db is not None:
-        # Raw scores are only scaled where they may matter: a database row of norm
-        # n scores raw / n > t only if raw > t * n >= t * (least non-zero norm of its
-        # block) for t >= 0, or >= t * (largest norm) for t < 0 (zero rows score 0,
-        # never above a threshold t >= 0). Slack for rounding.
-        starts = list(range(0, n_db, block_size))
-        nonzero_norm = xp.where(db_norm > 0, db_norm, xp.inf)
-        norm_lo = [float(nonzero_norm[b:b + block_size].min()) * (1 - 1e-5) for b in starts]
-        norm_hi = [float(db_norm[b:b + block_size].max()) * (1 + 1e-5) for b in starts]
-        norm_lo = [x if np.isfinite(x) else 0.0 for x in norm_lo]
-        del nonzero_norm, db_norm
     # the first block's top k seeds the thresholds: partitioning a few hundred
     # columns is enough and much cheaper than the whole block
     n_seed = max(k, _TOPK_SEED_COLUMNS)
@@ -747,7 +735,7 @@ def cosine_topk(queries, database, k=10, *, normalize=True, chunk_size=None,
         threshold = xp.full(nq, -xp.inf, dtype=dtype)
         pending, n_pending = [], 0
         qc_t = qc.T
-        for n_block, b0 in enumerate(range(0, n_db, block_size)):
+        for b0 in range(0, n_db, block_size):
             b1 = min(b0 + block_size, n_db)
             width = b1 - b0
             # scores of the block as (width, nq): the database block times the
@@ -765,22 +753,17 @@ def cosine_topk(queries, database, k=10, *, normalize=True, chunk_size=None,
                 threshold = best_s.min(axis=1)
                 if lo == width:
                     continue
-            if inv_db is None:
-                bound = threshold
-            else:
-                bound = xp.where(threshold >= 0, threshold * norm_lo[n_block],
-                                 threshold * norm_hi[n_block])
             rest = scores[lo:] if lo else scores
+            if inv_db is not None:
+                rest *= inv_db[b0 + lo:b1, None]  # cosines: the exact threshold applies
             above = _scratch(scratch, "above", xp, (nq * block_size,), bool)[
                 : nq * (width - lo)]
-            xp.greater(rest, bound[None, :], out=above.reshape(width - lo, nq))
+            xp.greater(rest, threshold[None, :], out=above.reshape(width - lo, nq))
             flat = xp.flatnonzero(above)  # 1-D: much faster than a 2-D nonzero
             if flat.shape[0] == 0:
                 continue
             c, r = flat // nq + lo, flat % nq
             found = rest.reshape(-1)[flat]
-            if inv_db is not None:
-                found = found * inv_db[c + b0]
             pending.append((r, found, c + b0))
             n_pending += flat.shape[0]
             # merging tightens the thresholds; wait until it has work to do

@@ -31,16 +31,15 @@ Writes ``benchmarks/results/fsdd.json`` and ``fsdd.md``.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+from kernels import machine_info  # CPU, cores, versions, BLAS, load average
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from sklearn.model_selection import LeaveOneGroupOut
@@ -56,36 +55,6 @@ from mmfuse.probabilistic import HMMClassifier
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET_HMM_ACCURACY = 0.97
 MFCC_OPTIONS = dict(sr=8000, n_mfcc=13, deltas=2, trim_db=30.0, pre_emphasis=0.97)
-
-
-def machine_info() -> dict:
-    """CPU model, cores, library versions, date and the current load average."""
-    import hmmlearn
-    import librosa
-    import scipy
-    import sklearn
-
-    import mmfuse
-
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "versions": {"numpy": np.__version__, "scipy": scipy.__version__,
-                     "scikit-learn": sklearn.__version__, "librosa": librosa.__version__,
-                     "hmmlearn": hmmlearn.__version__, "mmfuse": mmfuse.__version__},
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "loadavg": list(os.getloadavg()),
-    }
 
 
 def models(seed: int) -> dict:
@@ -139,7 +108,7 @@ def main(argv=None) -> int:
     except FileNotFoundError as exc:
         print(f"FSDD not available: {exc}", file=sys.stderr)
         return 1
-    info = machine_info()
+    info = machine_info(extra=("hmmlearn",))
     y = data.target
     print(f"FSDD: {len(y)} clips, {np.unique(data.speaker).size} speakers; "
           f"load average {info['loadavg']}", flush=True)
@@ -259,13 +228,13 @@ def to_markdown(report: dict) -> str:
         official = report["results"]["official"][name]
         lines.append(f"| {name} | not run (--skip-loso-gmm: its official-split fit took "
                      f"{official['fit_s']:.0f} s, times 6 folds) | | | |")
-    versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items())
+    versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items() if k != "python")
     lines += [
         "",
         "## Machine",
         "",
         f"- CPU: {info['cpu']} ({info['cores']} logical cores), {info['platform']}",
-        f"- Python {info['python']}; {versions}",
+        f"- Python {info['versions']['python']}; {versions}",
         f"- Date: {info['date']}",
         f"- Load average (1, 5, 15 min) at start {info['loadavg']}, at end "
         f"{info['loadavg_end']}: the machine was shared, so times are indicative.",

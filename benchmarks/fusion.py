@@ -37,11 +37,10 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
-from mmfuse.bench.datasets import (  # noqa: F401  (probabilistic.py imports them from here)
+from mmfuse.bench.datasets import (
     DATASETS,
     KERNELS,
     Dataset,
-    _dense,
     machine_info,
     stack_blocks,
 )

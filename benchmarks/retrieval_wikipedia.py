@@ -29,17 +29,16 @@ Run: ``python benchmarks/retrieval_wikipedia.py [--data-dir DIR]``; writes
 from __future__ import annotations
 
 import argparse
-import datetime
 import itertools
 import json
 import os
-import platform
 import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+from kernels import machine_info  # CPU, cores, versions, BLAS, load average
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PAPER = {  # Rasiwasia et al. 2010, Table 3: MAP (image query, text query)
@@ -48,37 +47,6 @@ PAPER = {  # Rasiwasia et al. 2010, Table 3: MAP (image query, text query)
     "SCM": (0.277, 0.226),
 }
 TARGET_TOLERANCE = 0.02
-
-
-def machine_info() -> dict:
-    """CPU model, cores, library versions, BLAS and the current load average."""
-    import scipy
-    import sklearn
-    from threadpoolctl import threadpool_info
-
-    import mmfuse
-
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    blas = [{k: lib.get(k) for k in ("internal_api", "version", "num_threads")}
-            for lib in threadpool_info() if lib.get("user_api") == "blas"]
-    return {
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "platform": platform.platform(),
-        "versions": {"python": platform.python_version(), "numpy": np.__version__,
-                     "scipy": scipy.__version__, "scikit-learn": sklearn.__version__,
-                     "mmfuse": mmfuse.__version__},
-        "blas": blas,
-        "loadavg": list(os.getloadavg()),
-    }
 
 
 # --------------------------------------------------------------------------

@@ -41,9 +41,7 @@ import os
 os.environ["OPENCV_FOR_THREADS_NUM"] = "1"
 
 import argparse
-import datetime
 import json
-import platform
 import shutil
 import statistics
 import sys
@@ -54,38 +52,9 @@ from pathlib import Path
 import cv2
 import joblib
 import numpy as np
+from kernels import machine_info  # CPU, cores, versions, BLAS, load average
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def machine_info() -> dict:
-    """CPU model, cores, library versions and the current load average."""
-    import dask
-    import distributed
-    import sklearn
-
-    import mmfuse
-
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "platform": platform.platform(),
-        "versions": {"python": platform.python_version(), "numpy": np.__version__,
-                     "opencv": cv2.__version__, "scikit-learn": sklearn.__version__,
-                     "joblib": joblib.__version__, "dask": dask.__version__,
-                     "distributed": distributed.__version__,
-                     "mmfuse": getattr(mmfuse, "__version__", "unknown")},
-        "loadavg": [round(x, 2) for x in os.getloadavg()],
-    }
 
 
 def make_images(folder: Path, n: int, side: int, seed: int) -> list[str]:
@@ -366,7 +335,7 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
-    machine = machine_info()
+    machine = machine_info(extra=("joblib", "dask", "distributed"))
     result = run(args)
     text = to_markdown(result, machine)
     print(text)

@@ -53,8 +53,9 @@ from mmfuse.bench._paths import default_results_dir
 RESULTS = default_results_dir()
 
 
-def machine_info() -> dict:
-    """CPU model, cores, library versions, BLAS and the current load average."""
+def machine_info(extra=()) -> dict:
+    """CPU model, cores, library versions (plus those of the modules named in
+    ``extra``, where installed), BLAS and the current load average."""
     import scipy
     import sklearn
     from threadpoolctl import threadpool_info
@@ -78,7 +79,7 @@ def machine_info() -> dict:
     import mmfuse
 
     versions["mmfuse"] = getattr(mmfuse, "__version__", "unknown")
-    for module in ("cv2", "librosa", "pandas"):
+    for module in ("cv2", "librosa", "pandas", *extra):
         try:
             versions[module] = __import__(module).__version__
         except ImportError:

@@ -470,13 +470,33 @@ class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         ds = self._validate_descriptors(X, reset=False)
         return self._encode_all(ds)
 
-    @abstractmethod
-    def _encode(self, ds: DescriptorSet):
-        """Aggregate the descriptors of each sample of one batch.
+    def _encode(self, ds: DescriptorSet, shared=None):
+        """Aggregate the descriptors of each sample of one batch: the per-descriptor
+        work (:meth:`_per_descriptor`, skipped when ``shared`` holds it, with ``ds``
+        as that method returned it), the additive per-sample statistics
+        (:meth:`_statistics`) and the codes (:meth:`_finish`).
 
         Returns a float32 array of shape ``(ds.n_samples, n_features_out)``
         passed through :func:`mmfuse.backend.to_output`.
         """
+        if shared is None:
+            ds, shared = self._per_descriptor(ds)
+        xp = get_namespace()[0]
+        return self._finish(self._statistics(ds, shared), xp.diff(asarray(ds.offsets, xp)))
+
+    @abstractmethod
+    def _per_descriptor(self, ds: DescriptorSet):
+        """``(ds, shared)``: the per-descriptor work (assignments, posteriors), which
+        :class:`SpatialPyramid` computes once and shares between its levels."""
+
+    @abstractmethod
+    def _statistics(self, ds: DescriptorSet, shared):
+        """Per-sample statistics that add up over a partition of the descriptors
+        (summed over cells, they are the statistics of the union)."""
+
+    @abstractmethod
+    def _finish(self, stats, lengths):
+        """Codes from :meth:`_statistics` and the descriptors per sample."""
 
     @staticmethod
     def _output(codes, xp):

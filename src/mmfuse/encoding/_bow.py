@@ -202,16 +202,9 @@ class BagOfWords(BaseCodebookEncoder):
         return (self._histograms(ds, shared)[1],)
 
     def _finish(self, stats, lengths):
-        """Codes from :meth:`_statistics` (``lengths``: descriptors per segment)."""
+        """Codes from :meth:`_statistics` (``lengths`` is not needed)."""
         (hist,) = stats
         xp = np if isinstance(hist, np.ndarray) else get_namespace()[0]
-        return self._codes_from_histograms(hist, xp)
-
-    def _encode(self, ds: DescriptorSet, shared=None):
-        xp, hist = self._histograms(ds, shared)
-        return self._codes_from_histograms(hist, xp)
-
-    def _codes_from_histograms(self, hist, xp):
         hist = hist.astype(xp.float32, copy=False)
         if self.idf_ is not None:
             hist *= asarray(self.idf_, xp)

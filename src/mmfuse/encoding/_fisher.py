@@ -282,14 +282,6 @@ class FisherVector(BaseCodebookEncoder):
                                     threshold=self.posterior_threshold)
         return ds, (posteriors,)
 
-    def _encode(self, ds: DescriptorSet, shared=None):
-        """Fisher vectors of ``ds``; ``shared`` (with ``ds`` already in the
-        mixture's space, as :meth:`_per_descriptor` returns them) skips that half."""
-        if shared is None:
-            ds, shared = self._per_descriptor(ds)
-        xp = get_namespace()[0]
-        return self._finish(self._statistics(ds, shared), xp.diff(asarray(ds.offsets, xp)))
-
     def _statistics(self, ds: DescriptorSet, shared):
         """Additive per-segment statistics (summed over cells, they give the statistics
         of the union): posterior mass, and posterior-weighted sums of ``x - mu`` and

@@ -293,31 +293,27 @@ class SpatialPyramid(TransformerMixin, BaseEstimator):
     def _finest_statistics(self, chunk, keep, projected, per_row, level):
         """The encoder's additive statistics of every cell of ``level`` and the
         descriptors per cell, from the chunk's shared per-descriptor work."""
-        if level == 1:
-            cells, taken = projected, per_row
-        else:
-            order, offsets = _cell_layout(self._cell_keys(chunk, level)[keep],
-                                          chunk.n_samples * level * level)
-            cells = DescriptorSet(projected.values[order], offsets,
-                                  missing=np.repeat(chunk.missing, level * level))
-            taken = tuple(None if a is None else a[self._rows_index(a, order)]
-                          for a in per_row)
+        cells, taken = self._shared_cells(chunk, keep, projected, per_row, level)
         stats = self.encoder_._statistics(cells, taken)
         xp = np if isinstance(stats[0], np.ndarray) else get_namespace()[0]
         return stats, xp.diff(xp.asarray(cells.offsets))
 
     def _shared_level(self, chunk, keep, projected, per_row, level):
-        """One level's codes from the chunk's shared per-descriptor work: cells are
-        taken from the whole chunk (as :meth:`_cells` does), then its flat rows
-        dropped, and the per-row arrays re-ordered with the descriptors."""
+        """One level's codes from the chunk's shared per-descriptor work."""
+        return self.encoder_._encode(*self._shared_cells(chunk, keep, projected, per_row, level))
+
+    def _shared_cells(self, chunk, keep, projected, per_row, level):
+        """``(cells, per-row arrays)`` of one level from the chunk's shared work:
+        cells are taken from the whole chunk (as :meth:`_cells` does), then its
+        flat rows dropped, and the per-row arrays re-ordered with the descriptors."""
         if level == 1:
-            return self.encoder_._encode(projected, per_row)
+            return projected, per_row
         order, offsets = _cell_layout(self._cell_keys(chunk, level)[keep],
                                       chunk.n_samples * level * level)
         cells = DescriptorSet(projected.values[order], offsets,
                               missing=np.repeat(chunk.missing, level * level))
         taken = tuple(None if a is None else a[self._rows_index(a, order)] for a in per_row)
-        return self.encoder_._encode(cells, taken)
+        return cells, taken
 
     @staticmethod
     def _rows_index(array, order):

@@ -143,11 +143,6 @@ class VLAD(BaseCodebookEncoder):
             return residuals, segment_histogram(labels, offsets, self.n_words)
         return (residuals,)
 
-    def _encode(self, ds: DescriptorSet, shared=None):
-        if shared is None:
-            _, shared = self._per_descriptor(ds)
-        return self._finish(self._statistics(ds, shared), None)
-
     def _finish(self, stats, lengths):
         """Codes from :meth:`_statistics` (``lengths`` is not needed)."""
         residuals = stats[0]

@@ -12,7 +12,10 @@ from mmfuse import config_context
 from mmfuse.backend import (
     assign_nearest,
     cosine_topk,
+    for_row_blocks,
+    gmm_fisher_statistics,
     gmm_posteriors,
+    gmm_segment_statistics,
     segment_histogram,
     segment_residuals,
     soft_assign,
@@ -200,6 +203,72 @@ def test_gmm_posteriors_match_sklearn():
         gmm_posteriors(X, args[0], args[1][:2], args[2])
 
 
+@pytest.mark.parametrize("chunk_size", [None, 7, 64])
+@pytest.mark.parametrize("threshold", [0.0, 0.05])
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_gmm_fisher_statistics_match_sklearn_posteriors(chunk_size, threshold, shuffled):
+    # sklearn's posteriors and NumPy sums per sample, in float64, as the reference;
+    # empty samples first, between and last, samples longer than a chunk, one row
+    rng = np.random.default_rng(11)
+    lengths = [0, 5, 0, 1, 40, 0, 150, 9, 0]
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    n = int(offsets[-1])
+    X = (rng.normal(size=(n + 13, 6)) * [1, 2, 3, 1, 1, 5] + 2).astype(np.float32)
+    rows = rng.permutation(n + 13)[:n] if shuffled else None
+    taken = X[rows] if shuffled else X[:n]
+    if not shuffled:
+        X = X[:n]
+    gmm = GaussianMixture(5, covariance_type="diag", random_state=0).fit(taken)
+    mix = [a.astype(np.float32) for a in (gmm.means_, gmm.covariances_, gmm.weights_)]
+    mass, first, second = gmm_fisher_statistics(X, offsets, *mix, rows=rows,
+                                                threshold=threshold, chunk_size=chunk_size)
+    assert mass.shape == (len(lengths), 5) and first.shape == second.shape == (len(lengths), 5, 6)
+    post = gmm.predict_proba(taken.astype(np.float64))
+    post[post < threshold] = 0
+    for i in range(len(lengths)):
+        x = taken[offsets[i]:offsets[i + 1]].astype(np.float64)
+        g = post[offsets[i]:offsets[i + 1]]
+        r = x[:, None, :] - gmm.means_[None]
+        np.testing.assert_allclose(mass[i], g.sum(0), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(first[i], np.einsum("tk,tkd->kd", g, r), rtol=1e-3, atol=2e-3)
+        np.testing.assert_allclose(second[i], np.einsum("tk,tkd->kd", g, r ** 2), rtol=1e-3,
+                                   atol=2e-2)
+
+
+def test_gmm_fisher_statistics_equal_the_two_step_kernels():
+    rng = np.random.default_rng(12)
+    X = rng.normal(size=(3000, 8)).astype(np.float32) * 2
+    offsets = np.array([0, 700, 700, 2999, 3000])
+    means = rng.normal(size=(16, 8)).astype(np.float32)
+    var = rng.uniform(0.5, 2, size=(16, 8)).astype(np.float32)
+    w = rng.dirichlet(np.ones(16)).astype(np.float32)
+    post = gmm_posteriors(X, means, var, w, threshold=1e-6)
+    expected = gmm_segment_statistics(X, offsets, post, means)
+    for threads in (1, 2):
+        with threadpool_limits(threads, user_api="blas"):
+            got = gmm_fisher_statistics(X, offsets, means, var, w, threshold=1e-6)
+        for a, b in zip(got, expected, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
+    with pytest.raises(ValueError, match="offsets end at"):
+        gmm_fisher_statistics(X, offsets[:-1], means, var, w)
+    with pytest.raises(ValueError, match="rows has 5 rows"):
+        gmm_fisher_statistics(X, offsets, means, var, w, rows=np.arange(5))
+    with pytest.raises(ValueError, match="one mixture"):
+        gmm_fisher_statistics(X, offsets, means, var[:3], w)
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_for_row_blocks_covers_every_row_once(parallel):
+    hits = np.zeros(1000, dtype=np.int64)
+
+    def work(start, stop):
+        hits[start:stop] += 1
+
+    with threadpool_limits(2, user_api="blas"):
+        for_row_blocks(np, 1000, 37, work, parallel=parallel)
+    np.testing.assert_array_equal(hits, 1)
+
+
 def _peak_extra_bytes(fn, *args, **kwargs):
     """Peak traced allocation during ``fn`` minus the size of what it returns."""
     tracemalloc.start()
@@ -225,6 +294,7 @@ def _kernel_extras(n, threads):
             _peak_extra_bytes(assign_nearest, X, C),
             _peak_extra_bytes(soft_assign, X, C, n_nearest=3),
             _peak_extra_bytes(gmm_posteriors, X, C, var, w),
+            _peak_extra_bytes(gmm_fisher_statistics, X, offsets, C, var, w),
             _peak_extra_bytes(segment_residuals, X, offsets, labels, C, return_squares=True),
             _peak_extra_bytes(segment_histogram, labels, offsets, 64),
         ]

@@ -16,6 +16,7 @@ from mmfuse.backend import (
     assign_nearest,
     cosine_topk,
     get_namespace,
+    gmm_fisher_statistics,
     gmm_posteriors,
     kmeans_codebook,
     lloyd_kmeans,
@@ -116,6 +117,20 @@ def test_gmm_posteriors_parity(cp):
     cpu = gmm_posteriors(X, means, var, w, threshold=1e-6)
     gpu = gmm_posteriors(*(cp.asarray(a) for a in (X, means, var, w)), threshold=1e-6)
     np.testing.assert_allclose(cp.asnumpy(gpu), cpu, rtol=1e-3, atol=1e-6)
+
+
+def test_gmm_fisher_statistics_parity(cp):
+    rng = np.random.default_rng(4)
+    X, means = _data(4, n=10_000, k=16, d=20)
+    var = rng.uniform(0.5, 2, size=means.shape).astype(np.float32)
+    w = np.full(16, 1 / 16, np.float32)
+    offsets = np.array([0, 0, 3000, 9000, 9000])
+    rows = rng.permutation(10_000)[:9000]
+    cpu = gmm_fisher_statistics(X, offsets, means, var, w, rows=rows, threshold=1e-6)
+    gpu = gmm_fisher_statistics(*(cp.asarray(a) for a in (X, offsets, means, var, w)),
+                                rows=cp.asarray(rows), threshold=1e-6)
+    for a, b in zip(cpu, gpu, strict=True):
+        np.testing.assert_allclose(cp.asnumpy(b), a, rtol=1e-3, atol=1e-2)
 
 
 @pytest.mark.parametrize("k", [1, 10, 64, 100])  # 100: the generic fallback

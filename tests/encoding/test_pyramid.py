@@ -127,17 +127,25 @@ def test_pyramid_shares_per_descriptor_work_and_matches_cells_with_flat_rows(enc
 @pytest.mark.parametrize("levels, n_statistics", [((1, 2, 4), 1), ((1, 2), 1), ((1, 3), 2)])
 def test_nested_levels_aggregate_the_finest_level_once(levels, n_statistics, monkeypatch):
     calls = []
-    original = FisherVector._statistics
+    fused, shared = FisherVector._descriptor_statistics, FisherVector._statistics
 
-    def counting(self, ds, shared):
-        calls.append(ds.n_samples)
-        return original(self, ds, shared)
+    def counting_fused(self, values, offsets, rows=None):
+        calls.append(("fused", len(offsets) - 1))
+        return fused(self, values, offsets, rows)
 
-    monkeypatch.setattr(FisherVector, "_statistics", counting)
+    def counting_shared(self, ds, per_row):
+        calls.append(("shared", ds.n_samples))
+        return shared(self, ds, per_row)
+
+    monkeypatch.setattr(FisherVector, "_descriptor_statistics", counting_fused)
+    monkeypatch.setattr(FisherVector, "_statistics", counting_shared)
     ds = _with_positions(random_sets(lengths=(30, 20, 25)))
     spm = SpatialPyramid(FisherVector(n_words=2, random_state=0), levels=levels).fit(ds)
     calls.clear()
     spm.transform(ds)
     assert len(calls) == n_statistics  # one chunk: once, or once per level
     if n_statistics == 1:
-        assert calls == [3 * max(levels) ** 2]  # the finest grid's cells
+        # the finest grid's cells, in one fused pass over the descriptors
+        assert calls == [("fused", 3 * max(levels) ** 2)]
+    else:  # levels not nested: each level from the shared posteriors
+        assert [kind for kind, _ in calls] == ["shared", "shared"]

@@ -121,6 +121,32 @@ def _run_chunks(xp, starts, work, n_workers: int):
             future.result()
 
 
+def for_row_blocks(xp, n_rows: int, block_rows: int, work, *, parallel: bool = True):
+    """Call ``work(start, stop)`` for consecutive blocks of ``block_rows`` rows.
+
+    For element-wise passes over a large array done block by block so that
+    they stay in cache: on the CPU, with ``parallel``, the blocks are shared
+    out to the cores (:func:`_cpu_workers`; NumPy releases the GIL in
+    element-wise loops); on a GPU, or with one block, they run in order.
+    ``work`` must only write rows ``start:stop`` of its outputs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mmfuse.backend import for_row_blocks
+    >>> a = np.arange(10.0)
+    >>> def double(start, stop):
+    ...     a[start:stop] *= 2
+    >>> for_row_blocks(np, 10, 3, double)
+    >>> a.tolist()
+    [0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0, 18.0]
+    """
+    block_rows = max(1, int(block_rows))
+    n_workers = _cpu_workers() if parallel else 1
+    _run_chunks(xp, range(0, n_rows, block_rows),
+                lambda start, scratch: work(start, min(start + block_rows, n_rows)), n_workers)
+
+
 def _plan(xp, n_rows: int, bytes_per_row: int, work_per_row: int, chunk_size):
     """(chunk_size, n_workers) for a row-chunked kernel."""
     n_workers = _cpu_workers() if xp is np and n_rows * work_per_row >= _PARALLEL_MIN_WORK else 1
@@ -622,6 +648,185 @@ def gmm_segment_statistics(X, offsets, posteriors, means):
     return mass, first, second
 
 
+def _mixture_coefficients(means, variances, weights, xp, dtype):
+    """``(coef, log_const)`` of a diagonal Gaussian mixture's log joint densities,
+    expanded so that ``[x, x^2] @ coef + log_const`` is ``log w_k + log N(x; mu_k, var_k)``
+    for every component ``k``."""
+    d = means.shape[1]
+    means = means.astype(dtype, copy=False)
+    precisions = 1 / variances.astype(dtype, copy=False)
+    coef = xp.ascontiguousarray(xp.concatenate([means * precisions, -0.5 * precisions],
+                                               axis=1).T)
+    log_const = (xp.log(weights.astype(dtype))
+                 - 0.5 * (d * np.log(2 * np.pi) + xp.log(variances.astype(dtype)).sum(axis=1)
+                          + (means * means * precisions).sum(axis=1)))
+    return coef, log_const
+
+
+def _check_mixture(means, variances, weights):
+    n_components = means.shape[0]
+    if variances.shape != means.shape or weights.shape != (n_components,):
+        raise ValueError(f"means {tuple(means.shape)}, variances {tuple(variances.shape)} "
+                         f"and weights {tuple(weights.shape)} do not describe one mixture")
+
+
+def _softmax(logp, threshold, xp, axis=1):
+    """``logp`` (log joint densities, components along ``axis``) turned in place
+    into posteriors, those below ``threshold`` set to 0. With components along
+    axis 0 the reductions run across contiguous rows, several times faster
+    than along short rows."""
+    xp.subtract(logp, xp.max(logp, axis=axis, keepdims=True), out=logp)
+    xp.exp(logp, out=logp)
+    xp.multiply(logp, 1 / xp.sum(logp, axis=axis, keepdims=True), out=logp)
+    if threshold > 0:  # a multiply by the mask: several times faster than putmask
+        xp.multiply(logp, logp >= threshold, out=logp)
+
+
+def _segment_groups(bounds, chunk_size: int):
+    """Work items ``(first segment, end segment)`` of whole consecutive segments,
+    each holding about ``chunk_size`` rows (a longer segment is one item alone)."""
+    groups, first, n_segments = [], 0, len(bounds) - 1
+    while first < n_segments:
+        end = first + 1
+        while end < n_segments and bounds[end + 1] - bounds[first] <= chunk_size:
+            end += 1
+        groups.append((first, end))
+        first = end
+    return groups
+
+
+def gmm_fisher_statistics(X, offsets, means, variances, weights, *, rows=None, threshold=0.0,
+                          chunk_size=None):
+    """Fisher-vector sufficient statistics per sample in one pass over ``X``.
+
+    The fused form of :func:`gmm_posteriors` followed by
+    :func:`gmm_segment_statistics`: for each chunk of whole samples (about
+    ``chunk_size`` rows, sized to stay in cache) it forms ``[x, x^2]`` once,
+    gets the log joint densities of all components as one GEMM against
+    ``[mu / var, -1 / (2 var)]``, turns them into posteriors with a row-wise
+    log-sum-exp (posteriors below ``threshold`` set to 0, not renormalised,
+    as :func:`gmm_posteriors` does), and accumulates each sample's moments as
+    one GEMM ``G_i^T [x, x^2]`` on the same block. The ``(n, n_components)``
+    posteriors are never materialised; on the CPU the chunks are shared out
+    to the cores. With ``rows``, the samples are ``X[rows]`` taken block by
+    block (as a spatial pyramid orders descriptors by cell) without a copy
+    of ``X``.
+
+    For sample ``i`` (rows ``offsets[i]:offsets[i + 1]``) and component ``k``,
+    with posteriors ``g``::
+
+        mass[i, k]      = sum_j g_jk
+        first[i, k]     = sum_j g_jk (x_j - mu_k)
+        second[i, k]    = sum_j g_jk (x_j - mu_k) ** 2
+
+    Peak extra memory: per worker a ``(chunk_size, 2 n_features)`` block and
+    a ``(chunk_size, n_components)`` block (``chunk_size`` chosen from
+    ``working_memory`` and the cache size, or a longer sample's length); the
+    outputs are ``(n_samples, n_components)`` and two
+    ``(n_samples, n_components, n_features)`` arrays.
+
+    Parameters
+    ----------
+    X : array of shape (n_rows, n_features)
+    offsets : int array of shape (n_samples + 1,)
+        Sample ``i`` is rows ``offsets[i]:offsets[i + 1]`` of ``X`` (of
+        ``X[rows]`` when ``rows`` is given).
+    means, variances : arrays of shape (n_components, n_features)
+        The mixture's means and diagonal covariances (all positive).
+    weights : array of shape (n_components,)
+    rows : int array of shape (n_total,), default=None
+        Rows of ``X`` in sample order; None for ``X`` itself.
+    threshold : float, default=0.0
+    chunk_size : int, default=None
+        Rows per block (whole samples are never split unless one is longer).
+
+    Returns
+    -------
+    mass : array of shape (n_samples, n_components)
+    first, second : arrays of shape (n_samples, n_components, n_features)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mmfuse.backend import gmm_fisher_statistics
+    >>> X = np.array([[1.0], [3.0], [10.0]])
+    >>> mass, first, second = gmm_fisher_statistics(
+    ...     X, np.array([0, 2, 3]), np.array([[2.0]]), np.array([[1.0]]), np.array([1.0]))
+    >>> mass.tolist(), first[:, 0, 0].tolist(), second[:, 0, 0].tolist()
+    ([[2.0], [1.0]], [0.0, 8.0], [2.0, 64.0])
+    """
+    xp = _namespace_of(X)
+    _check_pair(X, means, "means")
+    _check_mixture(means, variances, weights)
+    n, d = X.shape
+    if rows is not None:
+        n = rows.shape[0]
+    if int(offsets[-1]) != n:
+        raise ValueError(f"{'rows has' if rows is not None else 'X has'} {n} rows but "
+                         f"offsets end at {int(offsets[-1])}")
+    if _gpu_kernels(xp) is not None:  # CuPy: the posteriors, then the segment kernels
+        if rows is not None:
+            X = X[rows]
+        posteriors = gmm_posteriors(X, means, variances, weights, threshold=threshold,
+                                    chunk_size=chunk_size)
+        return gmm_segment_statistics(X, offsets, posteriors, means)
+    n_components = means.shape[0]
+    dtype = xp.result_type(X.dtype, means.dtype)
+    coef, log_const = _mixture_coefficients(means, variances, weights, xp, dtype)
+    coef_t = xp.ascontiguousarray(coef.T)
+    bounds = offsets.tolist() if hasattr(offsets, "tolist") else list(offsets)
+    n_samples = len(bounds) - 1
+    # every row is written by its work item (no zero-filling pass)
+    mass = xp.empty((n_samples, n_components), dtype=dtype)
+    moments = xp.empty((n_samples, n_components, 2 * d), dtype=dtype)
+    itemsize = xp.dtype(dtype).itemsize
+    chunk_size, n_workers = _plan(xp, n, (n_components + 2 * d) * itemsize,
+                                  4 * d * n_components, chunk_size)
+
+    def work(group, scratch):
+        first_seg, end_seg = group
+        a, b = bounds[first_seg], bounds[end_seg]
+        for i in range(first_seg, end_seg):
+            if bounds[i] == bounds[i + 1]:  # no descriptors
+                moments[i] = 0
+                mass[i] = 0
+        # a sample longer than chunk_size is taken in chunk_size pieces, accumulated
+        for start in range(a, b, chunk_size):
+            stop = min(start + chunk_size, b)
+            lifted = _scratch(scratch, "lifted", xp, (stop - start, 2 * d), dtype)
+            lifted[:, :d] = X[start:stop] if rows is None else X[rows[start:stop]]
+            xp.multiply(lifted[:, :d], lifted[:, :d], out=lifted[:, d:])
+            # posteriors with components along rows: (n_components, rows)
+            post = _scratch(scratch, "post", xp, ((stop - start) * n_components,), dtype)
+            post = post.reshape(n_components, stop - start)
+            xp.matmul(coef_t, lifted.T, out=post)
+            post += log_const[:, None]
+            _softmax(post, threshold, xp, axis=0)
+            for i in range(first_seg, end_seg):
+                lo, hi = max(bounds[i], start), min(bounds[i + 1], stop)
+                if lo >= hi:
+                    continue
+                g_t = post[:, lo - start:hi - start]
+                if lo == bounds[i]:  # the sample's first (usually only) piece
+                    xp.matmul(g_t, lifted[lo - start:hi - start], out=moments[i])
+                    xp.sum(g_t, axis=1, out=mass[i])
+                else:
+                    moments[i] += g_t @ lifted[lo - start:hi - start]
+                    mass[i] += g_t.sum(axis=1)
+        # centred on the means while in cache: sum g (x - mu) = S1 - mu S0 and
+        # sum g (x - mu)^2 = S2 - 2 mu S1 + mu^2 S0
+        first, second = moments[first_seg:end_seg, :, :d], moments[first_seg:end_seg, :, d:]
+        weight = mass[first_seg:end_seg, :, None]
+        second -= 2 * mu * first
+        second += weight * mu_sq
+        first -= weight * mu
+
+    mu = means.astype(dtype, copy=False)
+    mu_sq = mu * mu
+    _run_chunks(xp, _segment_groups(bounds, chunk_size), work, n_workers)
+    return mass, moments[:, :, :d], moments[:, :, d:]
+
+
 def cosine_topk(queries, database, k=10, *, normalize=True, chunk_size=None,
                 block_size=None):
     """The ``k`` database rows most cosine-similar to each query.
@@ -807,7 +1012,7 @@ def gmm_posteriors(X, means, variances, weights, *, threshold=0.0, chunk_size=No
     """Posterior probabilities of the components of a diagonal Gaussian mixture.
 
     The log-densities are expanded so that each chunk is one GEMM of
-    ``[x^2, x]`` against ``[-1 / (2 var), mean / var]``, then normalised with
+    ``[x, x^2]`` against ``[mean / var, -1 / (2 var)]``, then normalised with
     a row-wise log-sum-exp. Posteriors below ``threshold`` are set to 0 (not
     renormalised), as VLFeat's Fisher encoder does, so that later
     aggregation can skip them.
@@ -847,19 +1052,11 @@ def gmm_posteriors(X, means, variances, weights, *, threshold=0.0, chunk_size=No
     """
     xp = _namespace_of(X)
     _check_pair(X, means, "means")
+    _check_mixture(means, variances, weights)
     n, d = X.shape
     n_components = means.shape[0]
-    if variances.shape != means.shape or weights.shape != (n_components,):
-        raise ValueError(f"means {tuple(means.shape)}, variances {tuple(variances.shape)} "
-                         f"and weights {tuple(weights.shape)} do not describe one mixture")
     dtype = xp.result_type(X.dtype, means.dtype)
-    means = means.astype(dtype, copy=False)
-    precisions = 1 / variances.astype(dtype, copy=False)
-    coef = xp.concatenate([-0.5 * precisions, means * precisions], axis=1).T
-    coef = xp.ascontiguousarray(coef)
-    log_const = (xp.log(weights.astype(dtype))
-                 - 0.5 * (d * np.log(2 * np.pi) + xp.log(variances.astype(dtype)).sum(axis=1)
-                          + (means * means * precisions).sum(axis=1)))
+    coef, log_const = _mixture_coefficients(means, variances, weights, xp, dtype)
     posteriors = xp.empty((n, n_components), dtype=dtype)
     if n == 0:
         return posteriors
@@ -869,18 +1066,13 @@ def gmm_posteriors(X, means, variances, weights, *, threshold=0.0, chunk_size=No
 
     def work(start, scratch):
         stop = min(start + chunk_size, n)
-        block = X[start:stop].astype(dtype, copy=False)
         lifted = _scratch(scratch, "lifted", xp, (stop - start, 2 * d), dtype)
-        xp.multiply(block, block, out=lifted[:, :d])
-        lifted[:, d:] = block
+        lifted[:, :d] = X[start:stop]
+        xp.multiply(lifted[:, :d], lifted[:, :d], out=lifted[:, d:])
         logp = posteriors[start:stop]
         xp.matmul(lifted, coef, out=logp)
         logp += log_const
-        logp -= logp.max(axis=1, keepdims=True)
-        xp.exp(logp, out=logp)
-        logp /= logp.sum(axis=1, keepdims=True)
-        if threshold > 0:
-            xp.putmask(logp, logp < threshold, 0)
+        _softmax(logp, threshold, xp)
 
     _run_chunks(xp, range(0, n, chunk_size), work, n_workers)
     return posteriors

@@ -13,7 +13,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from mmfuse._config import resolve_verbose
 from mmfuse.backend import (
     asarray,
+    for_row_blocks,
     get_namespace,
+    gmm_fisher_statistics,
     gmm_posteriors,
     gmm_segment_statistics,
 )
@@ -24,6 +26,8 @@ from mmfuse.encoding._base import BaseCodebookEncoder, normalize_rows, signed_sq
 _AUTO_REG_COVAR = 1e-3
 #: Refits, each with ten times the regularisation, before a collapsed mixture is an error.
 _REG_COVAR_RETRIES = 3
+#: :meth:`FisherVector._finish` works on blocks of codes of about this size (in cache).
+_FINISH_BLOCK_BYTES = 1 << 20
 #: ``n_components="auto"``: descriptors wider than this are reduced to it.
 _AUTO_COMPONENTS = 64
 
@@ -69,8 +73,7 @@ class FisherVector(BaseCodebookEncoder):
         Signed square root then L2 normalisation (Perronnin et al. 2010).
         False returns the raw normalised gradient.
     posterior_threshold : float, default=1e-6
-        Posteriors below it are treated as 0 (VLFeat's choice), which makes
-        aggregation proportional to the non-negligible posteriors only.
+        Posteriors below it are treated as 0 (VLFeat's choice).
     reg_covar : float or "auto", default="auto"
         Added to the variances (``GaussianMixture.reg_covar``). ``"auto"``
         scales it to the data: ``1e-3`` times the mean per-dimension
@@ -128,6 +131,16 @@ class FisherVector(BaseCodebookEncoder):
     mass would capture a codeword or collapse a mixture component, and cast
     no vote when encoding; a sample with only flat descriptors encodes to
     zeros. Set ``min_norm=0`` to keep them.
+
+    **Encoding in one pass.** :meth:`transform` computes each block's
+    posteriors (one GEMM of ``[x, x^2]`` against the mixture's expanded
+    log-densities) and accumulates every sample's moments from the same
+    block (one GEMM per sample) while it is in cache
+    (:func:`~mmfuse.backend.gmm_fisher_statistics`); no ``(n, n_words)``
+    array of posteriors is kept. Peak extra memory: the output, plus per
+    batch of about 65,536 descriptors its statistics
+    (``2 * n_words * n_components + n_words`` values per sample) and codes,
+    and per CPU core one cache-sized block (about 1 MiB).
 
     :meth:`partial_fit` learns the PCA (if any) from the first batch, and
     the mixture out of core by incremental EM:
@@ -282,6 +295,18 @@ class FisherVector(BaseCodebookEncoder):
                                     threshold=self.posterior_threshold)
         return ds, (posteriors,)
 
+    def _descriptor_statistics(self, values, offsets, rows=None):
+        """:meth:`_statistics` in one fused pass (:func:`~mmfuse.backend.gmm_fisher_statistics`):
+        posteriors and moments block by block, without an ``(n, n_words)`` array."""
+        if getattr(self, "pca_", None) is not None:
+            values, rows = self._project(values if rows is None else values[rows]), None
+        xp, _ = get_namespace()
+        return gmm_fisher_statistics(
+            asarray(values, xp), asarray(offsets, xp), asarray(self.cluster_centers_, xp),
+            asarray(self.variances_, xp), asarray(self.weights_, xp),
+            rows=None if rows is None else asarray(rows, xp),
+            threshold=self.posterior_threshold)
+
     def _statistics(self, ds: DescriptorSet, shared):
         """Additive per-segment statistics (summed over cells, they give the statistics
         of the union): posterior mass, and posterior-weighted sums of ``x - mu`` and
@@ -296,19 +321,30 @@ class FisherVector(BaseCodebookEncoder):
         xp = np if isinstance(first, np.ndarray) else get_namespace()[0]
         variances = asarray(self.variances_, xp)
         weights = asarray(self.weights_, xp)
-        n_samples = first.shape[0]
+        n_samples, n_words, dim = first.shape
         count = xp.where(lengths > 0, lengths, 1).astype(first.dtype)[:, None]
-        # in place: u = first / sigma / (N sqrt(w)), v = (second / var - mass) / (N sqrt(2 w))
-        first /= xp.sqrt(variances)
-        first /= (count * xp.sqrt(weights))[:, :, None]
-        second /= variances
-        second -= mass[:, :, None]
-        second /= (count * xp.sqrt(2 * weights))[:, :, None]
-        codes = xp.concatenate([first.reshape(n_samples, -1), second.reshape(n_samples, -1)],
-                               axis=1)
-        del first, second
-        if self.improved:
-            normalize_rows(signed_sqrt(codes, xp), "l2", xp)
+        inv_sigma, inv_var = 1 / xp.sqrt(variances), 1 / variances
+        scale_u = 1 / (count * xp.sqrt(weights))
+        scale_v = 1 / (count * xp.sqrt(2 * weights))
+        # written once into the code: u = first / sigma / (N sqrt(w)),
+        # v = (second / var - mass) / (N sqrt(2 w)); block by block of samples,
+        # so that the passes (scaling, signed square root, norm) stay in cache,
+        # the blocks shared out to the CPU cores
+        codes = xp.empty((n_samples, 2, n_words, dim), dtype=first.dtype)
+
+        def finish(a, b):
+            u, v = codes[a:b, 0], codes[a:b, 1]
+            xp.multiply(first[a:b], inv_sigma, out=u)
+            u *= scale_u[a:b, :, None]
+            xp.multiply(second[a:b], inv_var, out=v)
+            v -= mass[a:b, :, None]
+            v *= scale_v[a:b, :, None]
+            if self.improved:
+                normalize_rows(signed_sqrt(codes[a:b].reshape(b - a, -1), xp), "l2", xp)
+
+        step = max(1, _FINISH_BLOCK_BYTES // (codes.itemsize * 2 * n_words * dim))
+        for_row_blocks(xp, n_samples, step, finish, parallel=n_samples > 4 * step)
+        codes = codes.reshape(n_samples, -1)
         return self._output(codes, xp)
 
 

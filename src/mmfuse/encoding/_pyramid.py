@@ -170,9 +170,15 @@ class SpatialPyramid(TransformerMixin, BaseEstimator):
         """Per descriptor: ``sample * level^2 + cell``, cells row-major."""
         origin, size = self._frames(ds)
         seg = ds.sample_ids()
-        rel = (ds.positions - origin[seg]) / np.where(size[seg] > 0, size[seg], 1)
-        cell_xy = np.clip(np.floor(rel * level), 0, level - 1).astype(np.int64)
-        return seg * level * level + cell_xy[:, 1] * level + cell_xy[:, 0]
+        # in place on one (n, 2) float32 copy of the positions
+        cell_xy = ds.positions.astype(np.float32)
+        cell_xy -= origin[seg]
+        cell_xy /= np.where(size > 0, size, 1).astype(np.float32)[seg]
+        cell_xy *= np.float32(level)
+        np.floor(cell_xy, out=cell_xy)
+        np.clip(cell_xy, 0, level - 1, out=cell_xy)
+        cell = cell_xy.astype(np.int64)
+        return seg * (level * level) + cell[:, 1] * level + cell[:, 0]
 
     def _cells(self, ds: DescriptorSet, level: int) -> DescriptorSet:
         """One sub-sample per (sample, cell), samples major, cells row-major."""
@@ -251,11 +257,12 @@ class SpatialPyramid(TransformerMixin, BaseEstimator):
         # Fisher posteriors) does it once per chunk, for every level
         shared = hasattr(self.encoder_, "_per_descriptor")
         # an encoder whose statistics add up over cells (counts, residual sums,
-        # Fisher moments) aggregates the finest level once; a coarser level whose
-        # cells are unions of finer ones (a power-of-two ratio, so that the cell
-        # boundaries agree exactly) sums their statistics instead of aggregating again
+        # Fisher moments) aggregates the finest level once, straight from the
+        # descriptors ordered by cell; a coarser level whose cells are unions of
+        # finer ones (a power-of-two ratio, so that the cell boundaries agree
+        # exactly) sums their statistics instead of aggregating again
         finest = max(levels)
-        summed = (shared and hasattr(self.encoder_, "_statistics")
+        summed = (hasattr(self.encoder_, "_descriptor_statistics")
                   and all(_power_of_two(finest // v) and finest % v == 0 for v in levels))
         for start, stop in self._chunks(ds, n_out * 4):
             chunk = slice_samples(ds, start, stop)
@@ -264,11 +271,11 @@ class SpatialPyramid(TransformerMixin, BaseEstimator):
             if shared:
                 flat = flat_mask(chunk.values, self.encoder_.min_norm)
                 keep = ~flat
+            if summed:
+                stats, lengths = self._finest_statistics(chunk, keep, finest)
+            elif shared:
                 projected, per_row = self.encoder_._per_descriptor(
                     drop_flat(chunk, self.encoder_.min_norm, flat))
-            if summed:
-                stats, lengths = self._finest_statistics(chunk, keep, projected, per_row,
-                                                         finest)
             for i, (level, weight) in enumerate(zip(levels, weights, strict=True)):
                 if summed and level == finest and i == len(levels) - 1:
                     block = self.encoder_._finish(stats, lengths)  # last use: in place
@@ -290,13 +297,16 @@ class SpatialPyramid(TransformerMixin, BaseEstimator):
             normalize_rows(rows, self.norm, xp)
         return codes
 
-    def _finest_statistics(self, chunk, keep, projected, per_row, level):
+    def _finest_statistics(self, chunk, keep, level):
         """The encoder's additive statistics of every cell of ``level`` and the
-        descriptors per cell, from the chunk's shared per-descriptor work."""
-        cells, taken = self._shared_cells(chunk, keep, projected, per_row, level)
-        stats = self.encoder_._statistics(cells, taken)
+        descriptors per cell: :meth:`_descriptor_statistics` over the chunk's
+        non-flat descriptors taken in cell order."""
+        order, offsets = _cell_layout(self._cell_keys(chunk, level)[keep],
+                                      chunk.n_samples * level * level)
+        stats = self.encoder_._descriptor_statistics(chunk.values, offsets,
+                                                     np.flatnonzero(keep)[order])
         xp = np if isinstance(stats[0], np.ndarray) else get_namespace()[0]
-        return stats, xp.diff(xp.asarray(cells.offsets))
+        return stats, xp.diff(xp.asarray(offsets))
 
     def _shared_level(self, chunk, keep, projected, per_row, level):
         """One level's codes from the chunk's shared per-descriptor work."""

@@ -255,6 +255,8 @@ def test_gmm_fisher_statistics_equal_the_two_step_kernels():
         gmm_fisher_statistics(X, offsets, means, var, w, rows=np.arange(5))
     with pytest.raises(ValueError, match="one mixture"):
         gmm_fisher_statistics(X, offsets, means, var[:3], w)
+    with pytest.raises(ValueError, match="must index the 3000 rows"):
+        gmm_fisher_statistics(X, offsets, means, var, w, rows=np.arange(3000) + 1)
 
 
 @pytest.mark.parametrize("parallel", [False, True])

@@ -761,6 +761,8 @@ def gmm_fisher_statistics(X, offsets, means, variances, weights, *, rows=None, t
     n, d = X.shape
     if rows is not None:
         n = rows.shape[0]
+        if n and (int(rows.min()) < 0 or int(rows.max()) >= X.shape[0]):
+            raise ValueError(f"rows must index the {X.shape[0]} rows of X")
     if int(offsets[-1]) != n:
         raise ValueError(f"{'rows has' if rows is not None else 'X has'} {n} rows but "
                          f"offsets end at {int(offsets[-1])}")
@@ -794,8 +796,11 @@ def gmm_fisher_statistics(X, offsets, means, variances, weights, *, rows=None, t
         for start in range(a, b, chunk_size):
             stop = min(start + chunk_size, b)
             lifted = _scratch(scratch, "lifted", xp, (stop - start, 2 * d), dtype)
-            lifted[:, :d] = X[start:stop] if rows is None else X[rows[start:stop]]
-            xp.multiply(lifted[:, :d], lifted[:, :d], out=lifted[:, d:])
+            if rows is None:
+                lifted[:, :d] = X[start:stop]
+            else:  # rows checked in range above: "clip" takes them without buffering
+                xp.take(X, rows[start:stop], axis=0, out=lifted[:, :d], mode="clip")
+            xp.square(lifted[:, :d], out=lifted[:, d:])
             # posteriors with components along rows: (n_components, rows)
             post = _scratch(scratch, "post", xp, ((stop - start) * n_components,), dtype)
             post = post.reshape(n_components, stop - start)

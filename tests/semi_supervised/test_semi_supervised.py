@@ -12,7 +12,13 @@ from sklearn.semi_supervised import LabelSpreading
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mmfuse.blocks import Blocks
-from mmfuse.semi_supervised import CoTrainingClassifier, MultiviewLabelSpreading, median_gamma
+from mmfuse.crossmodal import CCA
+from mmfuse.semi_supervised import (
+    CCAClassifier,
+    CoTrainingClassifier,
+    MultiviewLabelSpreading,
+    median_gamma,
+)
 
 
 def two_views(n=600, n_classes=2, separation=0.9, width=(10, 30), seed=0):
@@ -41,7 +47,9 @@ def hide_labels(y, fraction, seed=0):
                                                          ("b", slice(0, None))]),
                           CoTrainingClassifier(views=[("a", slice(0, 1)),
                                                       ("b", slice(0, None))],
-                                               max_rounds=3, random_state=0)],
+                                               max_rounds=3, random_state=0),
+                          CCAClassifier(views=[("a", slice(0, 1)), ("b", slice(0, None))],
+                                        random_state=0)],
                          expected_failed_checks=lambda estimator: {
                              "check_classifiers_classes": "-1 marks unlabelled samples, as in "
                              "sklearn.semi_supervised, so it cannot be a class label"})
@@ -170,3 +178,91 @@ def test_blocks_sparse_views_pipeline_and_grid_search():
         assert pipe.fit(X, partial).predict(X.take(np.arange(10))).shape == (10,)
     search = GridSearchCV(MultiviewLabelSpreading(), {"alpha": [0.1, 0.5]}, cv=3).fit(X, y)
     assert search.best_params_["alpha"] in (0.1, 0.5)
+
+
+def latent_views(n=1000, n_classes=4, seed=0, width=40, noise=3.0):
+    """Two views sharing a 3-D latent code that holds the class; each view adds
+    loud noise of its own in many more dimensions (CCA's generative model)."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, n_classes, size=n)
+    latent = rng.normal(size=(n_classes, 3))[y] + 0.5 * rng.normal(size=(n, 3))
+    views = []
+    for _ in range(2):
+        mixing = rng.normal(size=(3, width))
+        views.append(latent @ mixing + noise * rng.normal(size=(n, width))
+                     * rng.uniform(0.5, 2, size=width))
+    return views[0], views[1], y
+
+
+def test_cca_classifier_with_five_percent_of_labels_beats_the_supervised_model():
+    gains = {"linear": [], "kernel": []}
+    for seed in range(3):
+        image, text, y = latent_views(seed=seed)
+        train, test = np.arange(800), np.arange(800, 1000)
+        partial = hide_labels(y[train], 0.05, seed=seed)
+        labelled = partial != -1
+        X = {"image": image[train], "text": text[train]}
+        X_test = {"image": image[test], "text": text[test]}
+        supervised = LogisticRegression(max_iter=1000).fit(
+            np.hstack([image[train], text[train]])[labelled], partial[labelled]).score(
+            np.hstack([image[test], text[test]]), y[test])
+        for name, model in (("linear", CCAClassifier(CCA(n_components=3))),
+                            ("kernel", CCAClassifier(random_state=seed))):
+            gains[name].append(model.fit(X, partial).score(X_test, y[test]) - supervised)
+    for name, values in gains.items():
+        assert np.mean(values) > 0.05 and min(values) > 0, (name, values)
+
+
+def test_cca_classifier_equals_the_hand_built_sklearn_pipeline():
+    # sklearn's own CCA as the embedding: the same variates and classifier by hand
+    from sklearn.cross_decomposition import CCA as SkCCA
+
+    image, text, y = latent_views(n=300, seed=5)
+    partial = hide_labels(y, 0.1, seed=5)
+    labelled = partial != -1
+    for combine in ("concatenate", "mean"):
+        model = CCAClassifier(SkCCA(n_components=2), combine=combine).fit(
+            {"a": image, "b": text}, partial)
+        u, v = SkCCA(n_components=2).fit(image, text).transform(image, text)
+        Z = np.hstack([u, v]) if combine == "concatenate" else (u + v) / 2
+        reference = LogisticRegression(max_iter=1000).fit(Z[labelled], partial[labelled])
+        np.testing.assert_allclose(np.hstack(model.embedding_.transform(image, text)),
+                                   np.hstack([u, v]), atol=1e-10)
+        np.testing.assert_allclose(model.predict_proba({"a": image, "b": text}),
+                                   reference.predict_proba(Z), atol=1e-8)
+        np.testing.assert_array_equal(model.predict({"a": image, "b": text}),
+                                      reference.predict(Z))
+    # the embedding is learnt from every row, labelled or not
+    assert model.embedding_.n_features_in_ == image.shape[1]
+    np.testing.assert_allclose(model.embedding_.x_weights_,
+                               SkCCA(n_components=2).fit(image, text).x_weights_)
+
+
+def test_cca_classifier_errors_pipeline_and_grid_search():
+    image, text, y = latent_views(n=240, seed=3)
+    partial = hide_labels(y, 0.2, seed=3)
+    X = Blocks({"image": image, "text": text})
+    with pytest.raises(ValueError, match="exactly two views"):
+        CCAClassifier().fit({"a": image, "b": text, "c": text}, partial)
+    with pytest.raises(ValueError, match="at least two classes"):
+        CCAClassifier().fit({"a": image, "b": text}, np.where(y == 0, 0, -1))
+    model = CCAClassifier(CCA(n_components=2)).fit({"a": image, "b": text}, partial)
+    with pytest.raises(ValueError, match="views .* have"):
+        model.predict({"a": image[:, :3], "b": text})
+    assert not hasattr(CCAClassifier(estimator=_NoProba()), "predict_proba")
+    pipe = make_pipeline(FunctionTransformer(lambda Z: Z), CCAClassifier(CCA(n_components=2)))
+    assert pipe.fit(X, partial).predict(X.take(np.arange(10))).shape == (10,)
+    search = GridSearchCV(CCAClassifier(CCA(n_components=2)),
+                          {"combine": ["concatenate", "mean"]}, cv=3).fit(X, y)
+    assert search.best_params_["combine"] in ("concatenate", "mean")
+
+
+class _NoProba:
+    def fit(self, X, y):
+        return self
+
+    def predict(self, X):
+        return np.zeros(len(X))
+
+    def get_params(self, deep=True):
+        return {}

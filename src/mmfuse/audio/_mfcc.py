@@ -64,8 +64,8 @@ class MFCCExtractor(TransformerMixin, BaseEstimator):
         Upsampling a clip cannot add the bands it lacks: an 8 kHz recording
         described at 16 kHz gives mel bands above 4 kHz that hold only the
         resampler's noise. With "auto", 8 kHz telephone-band speech is
-        described at 8 kHz (FSDD's official split with the other defaults:
-        0.973 accuracy, against 0.953 at 16 kHz; see
+        described at 8 kHz (FSDD's official split with an 8-state
+        ``HMMClassifier``: 0.973 accuracy, against 0.953 at 16 kHz; see
         ``benchmarks/results/defaults.md``) and anything recorded at 16 kHz
         or more at 16 kHz, as before.
     n_mfcc : int, default=13

@@ -515,18 +515,25 @@ def _cost(row: dict) -> float:
     return row["fit_s"] + row.get("vectorize_s", 0.0)
 
 
-def summary_lines(rows: list[dict]) -> list[str]:
-    """Default against the best setting, and against the best that costs at most 2x the
-    default's time (the issue's rule for changing a default)."""
-    lines = []
+def _comparisons(rows: list[dict]):
+    """Per (dataset, estimator family): ``(dataset, family, default row, best row,
+    best row costing at most 2x the default's time)``."""
     groups = dict.fromkeys((r["dataset"], r.get("family", r["estimator"])) for r in rows)
     for dataset, family in groups:
         subset = [r for r in rows
                   if (r["dataset"], r.get("family", r["estimator"])) == (dataset, family)]
         default = next(r for r in subset if r["is_default"])
         affordable = [r for r in subset if _cost(r) <= 2 * _cost(default)]
-        for label, pool in (("best", subset), ("best within 2x the time", affordable)):
-            best = max(pool, key=lambda r: r["accuracy"])
+        yield (dataset, family, default, *(max(pool, key=lambda r: r["accuracy"])
+                                           for pool in (subset, affordable)))
+
+
+def summary_lines(rows: list[dict]) -> list[str]:
+    """Default against the best setting, and against the best that costs at most 2x the
+    default's time (the issue's rule for changing a default)."""
+    lines = []
+    for dataset, family, default, best_any, best_affordable in _comparisons(rows):
+        for label, best in (("best", best_any), ("best within 2x the time", best_affordable)):
             gap = best["accuracy"] - default["accuracy"]
             lines.append(f"- {dataset}, {family}: default {default['accuracy']:.3f}; {label} "
                          f"{best['accuracy']:.3f} ({best['setting']}, "
@@ -538,15 +545,9 @@ def summary_lines(rows: list[dict]) -> list[str]:
 def _gaps(rows: list[dict]) -> dict:
     """Per estimator (family): ``{dataset: (gap to the best, gap to the best within 2x)}``."""
     out: dict = {}
-    groups = dict.fromkeys((r["dataset"], r.get("family", r["estimator"])) for r in rows)
-    for dataset, family in groups:
-        subset = [r for r in rows
-                  if (r["dataset"], r.get("family", r["estimator"])) == (dataset, family)]
-        default = next(r for r in subset if r["is_default"])
-        affordable = [r for r in subset if _cost(r) <= 2 * _cost(default)]
-        out.setdefault(family, {})[dataset] = tuple(
-            max(r["accuracy"] for r in pool) - default["accuracy"]
-            for pool in (subset, affordable))
+    for dataset, family, default, *bests in _comparisons(rows):
+        out.setdefault(family, {})[dataset] = tuple(b["accuracy"] - default["accuracy"]
+                                                    for b in bests)
     return out
 
 

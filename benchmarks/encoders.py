@@ -77,12 +77,6 @@ def gemm_timer(k):
     return run, 8 * 2 * X.shape[0] * DIM * k
 
 
-def gemm_rate(k, repeats=9):
-    """float32 GEMM FLOP/s of (65,536 x 64) @ (64 x k): the best of ``repeats``."""
-    run, flops = gemm_timer(k)
-    return flops / min(run() for _ in range(repeats))
-
-
 def interleaved(fn, k, repeats=5):
     """``(median transform s, median GEMM FLOP/s, output)``: each repeat times the
     GEMM and then ``fn``, so that both see the same state of a shared machine."""

@@ -89,6 +89,25 @@ def checked_views(estimator, X, *, reset: bool):
     return parts
 
 
+def checked_two_views(estimator, X, *, reset: bool):
+    """:func:`checked_views` for an estimator of exactly two views."""
+    parts = checked_views(estimator, X, reset=reset)
+    if len(parts) != 2:
+        raise ValueError(f"{type(estimator).__name__} needs exactly two views, got "
+                         f"{len(parts)}: {[n for n, _ in parts]}")
+    return parts
+
+
+def labelled_classes(estimator, y: np.ndarray) -> np.ndarray:
+    """The classes of the labelled samples (``y != -1``); at least two, or an error."""
+    classes = np.unique(y[y != -1])
+    if classes.size < 2:
+        raise ValueError(f"{type(estimator).__name__}: the labelled samples (y != -1) must "
+                         f"hold at least two classes, got {classes.size} class: "
+                         f"{classes.tolist()}")
+    return classes
+
+
 def check_targets(estimator, y, n_samples: int) -> np.ndarray:
     """``y`` as a 1-D array of ``n_samples`` labels (``-1``: unlabelled); a column
     vector is flattened with scikit-learn's warning."""

@@ -170,8 +170,10 @@ class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
     descriptors, codebook learning (:meth:`_fit_codebook`, k-means by
     default), nearest-codeword assignment (hard or soft, on the backend
     kernels) and batched, progress-reporting encoding. Subclasses implement
-    only :meth:`_encode` (aggregation of one batch of samples) and
-    ``_n_features_out``; they may override :meth:`_fit_codebook` (a Fisher
+    :meth:`_per_descriptor` (assignments, posteriors), :meth:`_statistics`
+    (additive per-sample statistics), :meth:`_finish` (codes from them) and
+    ``_n_features_out``; they may override :meth:`_descriptor_statistics`
+    (both halves fused), :meth:`_fit_codebook` (a Fisher
     vector learns a Gaussian mixture), :meth:`_partial_fit_codebook` (its
     out-of-core counterpart) and :meth:`_fit_aggregation`. Do not use this
     class directly.
@@ -445,9 +447,8 @@ class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
                 if flat.any():
                     rows = np.flatnonzero(~flat)
                     offsets = np.concatenate([[0], np.cumsum(~flat)])[batch.offsets]
-                stats = self._descriptor_statistics(batch.values, offsets, rows)
-                device = get_namespace()[0]
-                codes[start:stop] = self._finish(stats, device.diff(asarray(offsets, device)))
+                codes[start:stop] = self._codes(
+                    self._descriptor_statistics(batch.values, offsets, rows), offsets)
                 bar.update(stop - start)
         return codes
 
@@ -483,19 +484,16 @@ class BaseCodebookEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         ds = self._validate_descriptors(X, reset=False)
         return self._encode_all(ds)
 
-    def _encode(self, ds: DescriptorSet, shared=None):
-        """Aggregate the descriptors of each sample of one batch: the additive
-        per-sample statistics (:meth:`_descriptor_statistics`, or :meth:`_statistics`
-        of the per-descriptor work when ``shared`` holds it, with ``ds`` as
-        :meth:`_per_descriptor` returned it) and the codes (:meth:`_finish`).
-
-        Returns a float32 array of shape ``(ds.n_samples, n_features_out)``
-        passed through :func:`mmfuse.backend.to_output`.
-        """
-        stats = (self._descriptor_statistics(ds.values, ds.offsets) if shared is None
-                 else self._statistics(ds, shared))
+    def _codes(self, stats, offsets):
+        """Codes (:meth:`_finish`) of additive statistics whose samples have the CSR
+        ``offsets``: a float32 array passed through :func:`mmfuse.backend.to_output`."""
         xp = get_namespace()[0]
-        return self._finish(stats, xp.diff(asarray(ds.offsets, xp)))
+        return self._finish(stats, xp.diff(asarray(offsets, xp)))
+
+    def _encode(self, ds: DescriptorSet, shared):
+        """Codes of one batch from its shared per-descriptor work (``ds`` and
+        ``shared`` as :meth:`_per_descriptor` returned them)."""
+        return self._codes(self._statistics(ds, shared), ds.offsets)
 
     def _descriptor_statistics(self, values, offsets, rows=None):
         """:meth:`_statistics` straight from non-flat descriptors: sample ``i`` is

@@ -262,7 +262,7 @@ class SpatialPyramid(TransformerMixin, BaseEstimator):
         # finer ones (a power-of-two ratio, so that the cell boundaries agree
         # exactly) sums their statistics instead of aggregating again
         finest = max(levels)
-        summed = (hasattr(self.encoder_, "_descriptor_statistics")
+        summed = (shared and hasattr(self.encoder_, "_descriptor_statistics")
                   and all(_power_of_two(finest // v) and finest % v == 0 for v in levels))
         for start, stop in self._chunks(ds, n_out * 4):
             chunk = slice_samples(ds, start, stop)

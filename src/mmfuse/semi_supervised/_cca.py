@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from mmfuse._views import check_targets, checked_views
+from mmfuse._views import check_targets, checked_two_views, labelled_classes
 from mmfuse.crossmodal import KernelCCA
 
 
@@ -126,13 +126,6 @@ class CCAClassifier(ClassifierMixin, BaseEstimator):
     def _base_estimator(self):
         return LogisticRegression(max_iter=1000) if self.estimator is None else self.estimator
 
-    def _two_views(self, X, *, reset: bool):
-        parts = checked_views(self, X, reset=reset)
-        if len(parts) != 2:
-            raise ValueError(f"{type(self).__name__} needs exactly two views, got "
-                             f"{len(parts)}: {[n for n, _ in parts]}")
-        return parts
-
     def _features(self, parts):
         first, second = self.embedding_.transform(parts[0][1], parts[1][1])
         if self.combine == "mean":
@@ -153,14 +146,10 @@ class CCAClassifier(ClassifierMixin, BaseEstimator):
         self
         """
         self._validate_params()
-        parts = self._two_views(X, reset=True)
+        parts = checked_two_views(self, X, reset=True)
         y = check_targets(self, y, parts[0][1].shape[0])
         labelled = y != -1
-        classes = np.unique(y[labelled])
-        if classes.size < 2:
-            raise ValueError(f"{type(self).__name__}: the labelled samples (y != -1) must hold "
-                             f"at least two classes, got {classes.size} class: "
-                             f"{classes.tolist()}")
+        labelled_classes(self, y)
         embedding = (KernelCCA(random_state=self.random_state) if self.embedding is None
                      else clone(self.embedding))
         self.embedding_ = embedding.fit(parts[0][1], parts[1][1])
@@ -173,7 +162,7 @@ class CCAClassifier(ClassifierMixin, BaseEstimator):
     def _variates(self, X):
         """The classifier's input: the samples' canonical variates (see ``combine``)."""
         check_is_fitted(self, "estimator_")
-        return self._features(self._two_views(X, reset=False))
+        return self._features(checked_two_views(self, X, reset=False))
 
     def predict(self, X):
         """Class of each sample.

@@ -11,7 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
-from mmfuse._views import check_targets, checked_views
+from mmfuse._views import check_targets, checked_two_views, checked_views, labelled_classes
 
 _PROBA_FLOOR = 1e-12
 
@@ -137,18 +137,10 @@ class CoTrainingClassifier(ClassifierMixin, BaseEstimator):
         self
         """
         self._validate_params()
-        parts = checked_views(self, X, reset=True)
-        name = type(self).__name__
-        if len(parts) != 2:
-            raise ValueError(f"{name} needs exactly two views, got {len(parts)}: "
-                             f"{[n for n, _ in parts]}")
+        parts = checked_two_views(self, X, reset=True)
         y = check_targets(self, y, parts[0][1].shape[0]).copy()
         labelled = y != -1
-        self.classes_ = np.unique(y[labelled])
-        if self.classes_.size < 2:
-            raise ValueError(f"{name}: the labelled samples (y != -1) must hold at least two "
-                             f"classes, got {self.classes_.size} class: "
-                             f"{self.classes_.tolist()}")
+        self.classes_ = labelled_classes(self, y)
         rng = check_random_state(self.random_state)
         rest = list(rng.permutation(np.flatnonzero(~labelled)))
         pool, rest = rest[:self.pool_size], rest[self.pool_size:]

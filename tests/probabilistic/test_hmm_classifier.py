@@ -65,7 +65,8 @@ def data():
 @pytest.fixture(scope="module")
 def fitted(data):
     X_train, y_train, *_ = data
-    return HMMClassifier(n_states=N_STATES, random_state=0).fit(X_train, y_train)
+    return HMMClassifier(n_states=N_STATES, covariance_type="diag",
+                         random_state=0).fit(X_train, y_train)
 
 
 def test_recovers_classes_and_posteriors_of_known_hmms(data, fitted):
@@ -103,7 +104,7 @@ def test_other_model_families_classify(data, params):
     clf = HMMClassifier(n_states=N_STATES, random_state=0, **params).fit(X_train, y_train)
     assert np.mean(clf.predict(X_test) == bayes) >= 0.9
     expected_type = hmm.GMMHMM if params.get("n_mix", 1) > 1 else hmm.GaussianHMM
-    assert all(type(m) is expected_type for m in clf.models_)
+    assert all(isinstance(m, expected_type) for m in clf.models_)
 
 
 def brute_force_log_likelihood(model, frames):
@@ -162,7 +163,8 @@ def test_decision_function_is_a_density_of_the_raw_frames(data):
     """With the log-Jacobian added back, standardising changes no log-likelihood:
     compare with the same model fitted on raw frames and scored directly."""
     X_train, y_train, X_test, *_ = data
-    clf = HMMClassifier(n_states=N_STATES, random_state=0).fit(X_train, y_train)
+    clf = HMMClassifier(n_states=N_STATES, covariance_type="diag",
+                        random_state=0).fit(X_train, y_train)
     for c in range(len(clf.classes_)):
         model = clf.models_[c]
         raw = hmm.GaussianHMM(n_components=N_STATES, covariance_type="diag")
@@ -280,7 +282,7 @@ def test_sklearn_api(data, fitted):
     restored = pickle.loads(pickle.dumps(fitted))
     np.testing.assert_array_equal(restored.predict_proba(X_test), fitted.predict_proba(X_test))
     with joblib.parallel_config(backend="threading"):
-        parallel = HMMClassifier(n_states=N_STATES, random_state=0, n_jobs=2)
+        parallel = clone(fitted).set_params(n_jobs=2)
         parallel.fit(X_train, y_train)
         np.testing.assert_allclose(parallel.decision_function(X_test[:10]),
                                    fitted.decision_function(X_test[:10]))
@@ -291,3 +293,68 @@ def test_sklearn_api(data, fitted):
     assert scores.mean() > 0.8
     with pytest.raises(ValueError, match="topology"):
         HMMClassifier(topology="circular").fit(X_train, y_train)
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "full", "spherical", "tied"])
+def test_batched_e_step_fits_what_hmmlearn_fits(covariance_type):
+    """The frame-batched Baum-Welch reaches hmmlearn's own parameters from the same start."""
+    from mmfuse.probabilistic._hmm import FrameBatchedGaussianHMM
+
+    rng = np.random.default_rng(3)
+    source = true_model(TRUE_MEANS["a"], seed=0)
+    X, lengths = [], []
+    for seed in range(25):
+        frames, _ = source.sample(int(rng.integers(1, 30)), random_state=seed)
+        X.append(frames @ rng.normal(size=(2, 2)))  # correlated features for full/tied
+        lengths.append(frames.shape[0])
+    X = np.vstack(X)
+    models = []
+    for cls in (hmm.GaussianHMM, FrameBatchedGaussianHMM):
+        model = cls(n_components=N_STATES, covariance_type=covariance_type, n_iter=15, tol=0,
+                    random_state=0, init_params="stmc", params="stmc")
+        models.append(model.fit(X, lengths))
+    stock, batched = models
+    for name in ("startprob_", "transmat_", "means_", "covars_"):
+        np.testing.assert_allclose(getattr(batched, name), getattr(stock, name),
+                                   rtol=1e-7, atol=1e-9, err_msg=name)
+    np.testing.assert_allclose(batched.monitor_.history, stock.monitor_.history, rtol=1e-10)
+
+
+def test_batched_scores_equal_hmmlearn_score_per_sequence(fitted, data):
+    from mmfuse.probabilistic._hmm import _score_sequences
+
+    X_test = data[2]
+    sequences = [np.zeros((0, 2))] + [(x - fitted.mean_) / fitted.scale_ for x in X_test[:20]]
+    for model in fitted.models_:
+        expected = [0.0] + [model.score(x) for x in sequences[1:]]
+        np.testing.assert_allclose(_score_sequences(model, sequences), expected, rtol=1e-10)
+
+
+def test_auto_covariance_follows_the_frames_per_gaussian(data):
+    """"auto": full covariances from 10 * n_features frames per Gaussian in the smallest
+    class, diagonal ones below; the models are those of the explicit setting."""
+    X_train, y_train, X_test, *_ = data
+    smallest = min(sum(x.shape[0] for x, label in zip(X_train, y_train, strict=True)
+                       if label == c) for c in np.unique(y_train))
+    enough = smallest // (10 * 2)  # Gaussians that 10 frames per feature can feed
+    for n_states, n_mix, expected in [(enough, 1, "full"), (enough + 1, 1, "diag"),
+                                      (enough // 2, 2, "full"), (enough // 2 + 1, 2, "diag")]:
+        clf = HMMClassifier(n_states=n_states, n_mix=n_mix, n_iter=2, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clf.fit(X_train, y_train)
+            explicit = clone(clf).set_params(covariance_type=expected).fit(X_train, y_train)
+        assert clf.covariance_type_ == expected
+        assert all(m.covariance_type == expected for m in clf.models_)
+        np.testing.assert_allclose(clf.decision_function(X_test[:5]),
+                                   explicit.decision_function(X_test[:5]))
+    # the smallest class decides: with 3 sequences of class "a", n_states are too many for it
+    keep = np.r_[0:3, 30:len(X_train)]
+    frames_a = sum(X_train[i].shape[0] for i in range(3))
+    n_states = frames_a // (10 * 2) + 1
+    assert n_states * 10 * 2 <= smallest  # enough for the other classes
+    clf = HMMClassifier(n_states=n_states, n_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit([X_train[i] for i in keep], y_train[keep])
+    assert clf.covariance_type_ == "diag"

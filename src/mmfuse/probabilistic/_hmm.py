@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
+from hmmlearn import _hmmc
+from hmmlearn.hmm import GaussianHMM
 from joblib import Parallel, delayed
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -22,6 +24,8 @@ from mmfuse._config import resolve_verbose
 from mmfuse.descriptors import DescriptorSet, as_descriptor_set
 
 _COVARIANCE_TYPES = {"diag", "spherical", "full", "tied"}
+# covariance_type="auto": full covariances from this many frames per Gaussian and feature
+_FULL_FRAMES_PER_FEATURE = 10
 
 
 class HMMClassifier(ClassifierMixin, BaseEstimator):
@@ -62,8 +66,18 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         start from a flat segmentation of each sequence into ``n_states``
         equal parts. ``"ergodic"``: any state can follow any other, with
         hmmlearn's k-means initialisation.
-    covariance_type : {"diag", "spherical", "full", "tied"}, default="diag"
+    covariance_type : {"auto", "diag", "spherical", "full", "tied"}, default="auto"
         Covariance of each Gaussian (hmmlearn's ``covariance_type``).
+        ``"auto"`` picks ``"full"`` when the class with the fewest training
+        frames has at least ``10 * n_features`` frames per Gaussian (its
+        frames divided by ``n_states * n_mix``), and ``"diag"`` otherwise;
+        the choice is in `covariance_type_`. Full covariances model the
+        correlations between MFCCs and their deltas (FSDD's official split:
+        0.993 against 0.987 for diagonal ones; audio-visual digits' noisy
+        audio 0.867 against 0.813, at about 1.6x the fit time), but with
+        few frames they overfit badly (0.17 against 0.94 on FSDD with 12
+        clips per class), see ``benchmarks/results/defaults.md``. The
+        default was ``"diag"`` until 0.1; pass it for the earlier models.
     n_iter : int, default=20
         Maximum number of Baum-Welch iterations per class.
     tol : float, default=1e-2
@@ -118,6 +132,9 @@ default="empirical"
         Whether each class model met `tol` within `n_iter`.
     n_empty_ : int
         Training samples without frames, left out of the fit.
+    covariance_type_ : str
+        The covariance type of the fitted models (`covariance_type`, with
+        ``"auto"`` resolved).
 
     Notes
     -----
@@ -158,7 +175,7 @@ default="empirical"
         "n_states": [Interval(Integral, 1, None, closed="left")],
         "n_mix": [Interval(Integral, 1, None, closed="left")],
         "topology": [StrOptions({"left-right", "ergodic"})],
-        "covariance_type": [StrOptions(_COVARIANCE_TYPES)],
+        "covariance_type": [StrOptions(_COVARIANCE_TYPES | {"auto"})],
         "n_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "min_covar": [Interval(Real, 0, None, closed="neither")],
@@ -170,7 +187,7 @@ default="empirical"
         "verbose": ["verbose", None],
     }
 
-    def __init__(self, n_states=12, *, n_mix=1, topology="left-right", covariance_type="diag",
+    def __init__(self, n_states=12, *, n_mix=1, topology="left-right", covariance_type="auto",
                  n_iter=20, tol=1e-2, min_covar=1e-3, standardize=True,
                  class_prior="empirical", max_retries=2, random_state=None, n_jobs=None,
                  verbose=None):
@@ -245,6 +262,8 @@ default="empirical"
             rows = np.isin(sequence_ids, members)
             jobs.append((frames[rows], lengths[members]))
 
+        self.covariance_type_ = self._resolve_covariance_type(
+            min(class_frames.shape[0] for class_frames, _ in jobs), ds.n_features)
         rng = check_random_state(self.random_state)
         seeds = rng.randint(np.iinfo(np.int32).max - self.max_retries - 1, size=n_classes)
         settings = self._settings()
@@ -273,9 +292,16 @@ default="empirical"
         self.converged_ = np.array([bool(m.monitor_.converged) for m in models])
         return self
 
+    def _resolve_covariance_type(self, min_class_frames: int, n_features: int) -> str:
+        """``covariance_type``, with ``"auto"`` decided from the smallest class's frames."""
+        if self.covariance_type != "auto":
+            return self.covariance_type
+        frames_per_gaussian = min_class_frames / (self.n_states * self.n_mix)
+        return "full" if frames_per_gaussian >= _FULL_FRAMES_PER_FEATURE * n_features else "diag"
+
     def _settings(self) -> dict:
         return dict(n_states=int(self.n_states), n_mix=int(self.n_mix), topology=self.topology,
-                    covariance_type=self.covariance_type, n_iter=int(self.n_iter),
+                    covariance_type=self.covariance_type_, n_iter=int(self.n_iter),
                     tol=float(self.tol), min_covar=float(self.min_covar),
                     max_retries=int(self.max_retries))
 
@@ -466,9 +492,71 @@ def _new_model(settings, min_covar, random_state):
                   covariance_type=settings["covariance_type"], min_covar=min_covar,
                   n_iter=settings["n_iter"], tol=settings["tol"], random_state=random_state)
     if settings["n_mix"] == 1:
-        return hmm.GaussianHMM(**common, params="stmc", init_params="" if left_right else "stmc")
+        return FrameBatchedGaussianHMM(**common, params="stmc",
+                                       init_params="" if left_right else "stmc")
     return hmm.GMMHMM(n_mix=settings["n_mix"], **common, params="stmcw",
                       init_params="" if left_right else "stmcw")
+
+
+class FrameBatchedGaussianHMM(GaussianHMM):
+    """:class:`hmmlearn.hmm.GaussianHMM` whose Baum-Welch E-step is batched over frames.
+
+    hmmlearn evaluates the emission densities and accumulates the emission
+    statistics one sequence at a time: a Cholesky factorisation per state and
+    per sequence, and for full covariances a three-operand ``einsum`` per
+    sequence, which dominates the fit on short clips. Here the densities of
+    all frames come from one call, and the statistics (``post``, ``obs``,
+    ``obs**2``, ``obs*obs.T``) from GEMMs over all frames; only the
+    forward-backward recursions and the transition counts stay per sequence
+    (hmmlearn's own compiled kernels), and the state posteriors are
+    normalised for all frames at once. The sums are hmmlearn's, so the fitted
+    parameters are the same up to rounding (checked against hmmlearn in the
+    tests).
+    """
+
+    def _do_estep(self, X, lengths):
+        if self.implementation != "log":
+            return super()._do_estep(X, lengths)
+        stats = self._initialize_sufficient_statistics()
+        self._estep_begin()
+        log_frameprob = self._compute_log_likelihood(X)
+        log_gamma = np.empty_like(log_frameprob)
+        log_prob = 0.0
+        firsts = []
+        start = 0
+        for n in lengths:
+            n = int(n)
+            rows = slice(start, start + n)
+            firsts.append(start)
+            start += n
+            lattice = log_frameprob[rows]
+            sequence_log_prob, fwdlattice = _hmmc.forward_log(
+                self.startprob_, self.transmat_, lattice)
+            bwdlattice = _hmmc.backward_log(self.startprob_, self.transmat_, lattice)
+            np.add(fwdlattice, bwdlattice, out=log_gamma[rows])
+            if "t" in self.params and n > 1:
+                log_xi_sum = _hmmc.compute_log_xi_sum(
+                    fwdlattice, self.transmat_, bwdlattice, lattice)
+                with np.errstate(under="ignore"):
+                    stats["trans"] += np.exp(log_xi_sum)
+            log_prob += sequence_log_prob
+        # hmmlearn's _compute_posteriors_log, for all frames at once
+        log_gamma -= logsumexp(log_gamma, axis=1, keepdims=True)
+        with np.errstate(under="ignore"):
+            posteriors = np.exp(log_gamma)
+        stats["nobs"] += len(firsts)
+        if "s" in self.params:
+            stats["start"] += posteriors[firsts].sum(axis=0)
+        if self._needs_sufficient_statistics_for_mean():
+            stats["post"] += posteriors.sum(axis=0)
+            stats["obs"] += posteriors.T @ X
+        if self._needs_sufficient_statistics_for_covars():
+            if self.covariance_type in ("spherical", "diag"):
+                stats["obs**2"] += posteriors.T @ X**2
+            else:
+                for state in range(self.n_components):
+                    stats["obs*obs.T"][state] += (X * posteriors[:, state, None]).T @ X
+        return stats, log_prob
 
 
 def _init_left_right(model, frames, lengths, settings, min_covar, random_state, jitter):
@@ -561,12 +649,23 @@ def _degeneracy(model):
 
 
 def _score_sequences(model, sequences):
-    """Log-likelihood of each sequence under one model (0 for empty sequences)."""
+    """Log-likelihood of each sequence under one model (0 for empty sequences).
+
+    What ``model.score`` gives sequence by sequence, with the emission
+    densities of all frames evaluated in one call (one Cholesky
+    factorisation per state, not per state and sequence).
+    """
     scores = np.zeros(len(sequences))
+    lengths = np.array([frames.shape[0] for frames in sequences], dtype=np.int64)
+    if not lengths.any():
+        return scores
     with np.errstate(all="ignore"), threadpool_limits(limits=1):
-        for i, frames in enumerate(sequences):
-            if frames.shape[0]:
-                scores[i] = model.score(frames)
+        log_frameprob = model._compute_log_likelihood(
+            np.concatenate([frames for frames in sequences if frames.shape[0]]))
+        ends = np.cumsum(lengths)
+        for i in np.flatnonzero(lengths):
+            scores[i], _ = _hmmc.forward_log(model.startprob_, model.transmat_,
+                                             log_frameprob[ends[i] - lengths[i]:ends[i]])
     return scores
 
 

@@ -30,7 +30,17 @@ and stronger shrinkage, and ``PLS``, on Wikipedia's paper features (128-word
 image BoW, 10-topic text LDA; official split), audio-visual digits (MNIST
 pixels vs the MFCC summary of the paired recording; FSDD's split) and MVSA
 Twitter (its photo and tweet views below; fixed split), scored by the mean
-of both directions' MAP with class relevance.
+of both directions' MAP with class relevance. ``SemanticMatching()`` against
+weaker and stronger regularisation of its logistic regressions, and
+``SemanticCorrelationMatching()`` against a KernelCCA correlation step, on the
+same sets with their labels.
+
+Fusion (see the section): late, early, kernel, cascade and hierarchical
+fusion on two standardised views of audio-visual digits, Wikipedia and MVSA.
+
+Clustering: ``MultiviewKMeans`` and ``MultiviewSpectralClustering`` with as
+many clusters as classes, on the same training views, scored by the adjusted
+Rand index.
 
 Encoders: ``BagOfWords(256)``, ``VLAD(64)`` and ``FisherVector(64)`` with the default codebook
 sample (``max_descriptors="auto"``) against the former fixed 100,000, on
@@ -254,7 +264,35 @@ CROSSMODAL_GRID = [
      {"n_components": 2, "random_state": 0}),
     ("KernelCCA(n_components=5, random_state=0)", "KernelCCA",
      {"n_components": 5, "random_state": 0}),
+    # supervised: fitted with the training labels too
+    ("SemanticMatching()", "SemanticMatching", {}),
+    ("SemanticMatching(classifier=scaled LogisticRegression(C=0.1))", "SemanticMatching",
+     {"classifier": ("C", 0.1)}),
+    ("SemanticMatching(classifier=scaled LogisticRegression(C=10))", "SemanticMatching",
+     {"classifier": ("C", 10.0)}),
+    ("SemanticCorrelationMatching()", "SemanticCorrelationMatching", {}),
+    ("SemanticCorrelationMatching(correlation=KernelCCA(random_state=0))",
+     "SemanticCorrelationMatching", {"correlation": "KernelCCA"}),
 ]
+SUPERVISED_CROSSMODAL = {"SemanticMatching", "SemanticCorrelationMatching"}
+
+
+def _crossmodal_params(params: dict) -> dict:
+    """Grid placeholders made into estimators: ``("C", value)`` a scaled logistic
+    regression with that C, ``"KernelCCA"`` a seeded KernelCCA."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from mmfuse.crossmodal import KernelCCA
+
+    out = dict(params)
+    if "classifier" in out:
+        out["classifier"] = make_pipeline(StandardScaler(), LogisticRegression(
+            C=out["classifier"][1], max_iter=1000))
+    if out.get("correlation") == "KernelCCA":
+        out["correlation"] = KernelCCA(random_state=0)
+    return out
 
 
 def crossmodal_sets(data_dir: Path):
@@ -295,7 +333,11 @@ def crossmodal_rows(data_dir: Path) -> list[dict]:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 start = time.perf_counter()
-                method = getattr(crossmodal, cls)(**params).fit(X, Y)
+                method = getattr(crossmodal, cls)(**_crossmodal_params(params))
+                if cls in SUPERVISED_CROSSMODAL:
+                    method.fit(X, Y, _y)
+                else:
+                    method.fit(X, Y)
                 fit_s = time.perf_counter() - start
             images, texts = method.transform_x(X_test), method.transform_y(Y_test)
             image_index, other_index = CrossModalIndex("cosine"), CrossModalIndex("cosine")
@@ -423,6 +465,24 @@ def _mvsa_views(data_dir: str):
                      np.asarray(test.target))}
 
 
+#: Fits shorter than this are repeated, and the fastest of FAST_FIT_REPEATS is kept.
+FAST_FIT_S = 2.0
+FAST_FIT_REPEATS = 3
+
+
+def timed_fit(model, X, y) -> float:
+    """Seconds to fit ``model``; a fit under ``FAST_FIT_S`` is timed as the fastest of
+    ``FAST_FIT_REPEATS`` (first calls pay one-off costs, e.g. imports and BLAS warm-up,
+    that would otherwise fall on whichever setting runs first)."""
+    times = []
+    while True:
+        start = time.perf_counter()
+        model.fit(X, y)
+        times.append(time.perf_counter() - start)
+        if times[0] >= FAST_FIT_S or len(times) == FAST_FIT_REPEATS:
+            return min(times)
+
+
 def mvsa_views(data_dir: Path):
     return _mvsa_views(str(data_dir))
 
@@ -432,7 +492,13 @@ def fusion_rows(data_dir: Path) -> list[dict]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    from mmfuse.fusion import EarlyFusion, KernelFusionClassifier, LateFusionClassifier
+    from mmfuse.fusion import (
+        CascadeFusionClassifier,
+        EarlyFusion,
+        HierarchicalFusionClassifier,
+        KernelFusionClassifier,
+        LateFusionClassifier,
+    )
 
     def lr():
         return LogisticRegression(max_iter=2000)
@@ -445,6 +511,7 @@ def fusion_rows(data_dir: Path) -> list[dict]:
         names = list(X)
         members = [(name, lr(), name) for name in names]
         passthrough = [(name, "passthrough", name) for name in names]
+        tree = tuple(names)  # one node over the two views
         grid = [
             ("LateFusionClassifier", "LateFusionClassifier(members)",
              LateFusionClassifier(members)),
@@ -472,19 +539,41 @@ def fusion_rows(data_dir: Path) -> list[dict]:
              KernelFusionClassifier(passthrough, kernel_weights="uniform")),
             ("KernelFusionClassifier", "KernelFusionClassifier(passthrough, kernel='linear')",
              KernelFusionClassifier(passthrough, kernel="linear")),
+            ("CascadeFusionClassifier", "CascadeFusionClassifier(passthrough)",
+             CascadeFusionClassifier(passthrough)),
+            ("CascadeFusionClassifier", "CascadeFusionClassifier(passthrough, threshold=0.7)",
+             CascadeFusionClassifier(passthrough, threshold=0.7)),
+            ("CascadeFusionClassifier", "CascadeFusionClassifier(passthrough, threshold=0.99)",
+             CascadeFusionClassifier(passthrough, threshold=0.99)),
+            ("CascadeFusionClassifier", "CascadeFusionClassifier(passthrough, norm=None)",
+             CascadeFusionClassifier(passthrough, norm=None)),
+            ("HierarchicalFusionClassifier", "HierarchicalFusionClassifier(passthrough, tree)",
+             HierarchicalFusionClassifier(passthrough, tree)),
+            ("HierarchicalFusionClassifier",
+             "HierarchicalFusionClassifier(passthrough, tree, combine='mean')",
+             HierarchicalFusionClassifier(passthrough, tree, combine="mean")),
+            ("HierarchicalFusionClassifier",
+             "HierarchicalFusionClassifier(passthrough, tree, combine='product')",
+             HierarchicalFusionClassifier(passthrough, tree, combine="product")),
+            ("HierarchicalFusionClassifier",
+             "HierarchicalFusionClassifier(passthrough, tree, fusion='early')",
+             HierarchicalFusionClassifier(passthrough, tree, fusion="early")),
+            ("HierarchicalFusionClassifier",
+             "HierarchicalFusionClassifier(passthrough, tree, norm=None)",
+             HierarchicalFusionClassifier(passthrough, tree, norm=None)),
         ]
         for family, name, model in grid:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # lbfgs may stop at max_iter
-                start = time.perf_counter()
-                model.fit(X, y)
-                fit_s = time.perf_counter() - start
+                fit_s = timed_fit(model, X, y)
                 accuracy = float(model.score(X_test, y_test))
             rows.append({"dataset": dataset, "estimator": "fusion", "family": family,
                          "setting": name, "is_default": name in (
                              "LateFusionClassifier(members)",
                              "EarlyFusion(passthrough) + logistic",
-                             "KernelFusionClassifier(passthrough)"),
+                             "KernelFusionClassifier(passthrough)",
+                             "CascadeFusionClassifier(passthrough)",
+                             "HierarchicalFusionClassifier(passthrough, tree)"),
                          "accuracy": accuracy, "fit_s": fit_s})
             if getattr(model, "combine", None) == "auto":
                 rows[-1]["chosen"] = (f"combine_={model.combine_!r} (held out: "
@@ -557,13 +646,50 @@ def probabilistic_rows(data_dir: Path) -> list[dict]:
                 triples, random_state=0, **params))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # lbfgs may stop at max_iter
-                start = time.perf_counter()
-                model.fit(X, y)
-                fit_s = time.perf_counter() - start
+                fit_s = timed_fit(model, X, y)
                 accuracy = float(np.mean(model.predict(X_test) == y_test))
             rows.append({"dataset": dataset, "estimator": "MultimodalBayesNet",
                          "setting": name, "is_default": not params, "accuracy": accuracy,
                          "fit_s": fit_s})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def clustering_rows(data_dir: Path) -> list[dict]:
+    """Multiview clustering of the training views (k = the number of classes), scored by
+    the adjusted Rand index against the classes (kept in the ``accuracy`` field)."""
+    from few_labels import av_digits, standardised, wikipedia
+    from sklearn.metrics import adjusted_rand_score
+
+    from mmfuse.cluster import MultiviewKMeans, MultiviewSpectralClustering
+
+    rows = []
+    for dataset, loader in (("av_digits (PCA-50 pixels + MFCC summary, noise=1)", av_digits),
+                            ("wikipedia (paper features)", wikipedia),
+                            (MVSA_VIEWS, mvsa_views)):
+        X, y, _, _ = standardised(loader(data_dir))
+        k = int(np.unique(y).size)
+        grid = [
+            ("MultiviewKMeans", "MultiviewKMeans(k)", MultiviewKMeans(k, random_state=0)),
+            ("MultiviewKMeans", "MultiviewKMeans(k, n_init=10)",
+             MultiviewKMeans(k, n_init=10, random_state=0)),
+            ("MultiviewSpectralClustering", "MultiviewSpectralClustering(k)",
+             MultiviewSpectralClustering(k, random_state=0)),
+            ("MultiviewSpectralClustering", "MultiviewSpectralClustering(k, combine='mean')",
+             MultiviewSpectralClustering(k, combine="mean", random_state=0)),
+            ("MultiviewSpectralClustering",
+             "MultiviewSpectralClustering(k, assign_labels='discretize')",
+             MultiviewSpectralClustering(k, assign_labels="discretize", random_state=0)),
+        ]
+        for family, name, model in grid:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                start = time.perf_counter()
+                labels = model.fit_predict(X)
+                fit_s = time.perf_counter() - start
+            rows.append({"dataset": dataset, "estimator": "clustering", "family": family,
+                         "setting": name, "is_default": name.endswith("(k)"),
+                         "accuracy": float(adjusted_rand_score(y, labels)), "fit_s": fit_s})
             print(json.dumps(rows[-1]), flush=True)
     return rows
 
@@ -705,11 +831,13 @@ def write_markdown(rows: list[dict], machine: dict) -> None:
     retrieval = [r for r in rows if r["estimator"] == "two-view retrieval"]
     if retrieval:
         lines += [
-            "## Cross-modal retrieval: CCA (and PLS)", "",
+            "## Cross-modal retrieval: CCA, PLS, KernelCCA and semantic matching", "",
             "Each view's test rows are projected and ranked by cosine similarity against "
             "all test rows of the other view; relevant = same class. Score: the mean of the "
             "two directions' MAP (x = image, y = text or audio). Each method's default is "
-            "compared with its own grid; the 2x rule compares fit times.", "",
+            "compared with its own grid; the 2x rule compares fit times. "
+            "`SemanticMatching` and `SemanticCorrelationMatching` are also given the "
+            "training labels (their class-probability spaces need them).", "",
             "| dataset | setting | default | components | MAP x->y | MAP y->x | mean MAP "
             "| fit s |", "|---|---|---|---:|---:|---:|---:|---:|"]
         for r in retrieval:
@@ -748,9 +876,10 @@ def write_markdown(rows: list[dict], machine: dict) -> None:
             "principal components + the tweet's TF-IDF reduced to 100 by truncated SVD, "
             "fitted on the training split without labels); official splits; members and "
             "final models are logistic regression (`max_iter=2000`). Test accuracy; fit "
-            "time. `LateFusionClassifier()` combines with `combine=\"auto\"` (the mean "
-            "before): the product when it is significantly better on a held-out fold, "
-            "else the mean; its choice is in the last column.", "",
+            "time (a fit under 2 s: the fastest of 3). `LateFusionClassifier()` combines "
+            "with `combine=\"auto\"` (the mean before): the product when it is "
+            "significantly better on a held-out fold, else the mean; its choice is in the "
+            "last column.", "",
             "| dataset | setting | default | accuracy | fit s | auto's choice |",
             "|---|---|---|---:|---:|---|"]
         for r in fusion:
@@ -785,20 +914,34 @@ def write_markdown(rows: list[dict], machine: dict) -> None:
             "analysis per modality, one state per class. Before, the default was k-means "
             "with `n_states=\"auto\"` (32 states here, one per 64 training samples within "
             "8-32; 8 was the fixed default before that), and supervised states came from a "
-            "scaled logistic regression.", "",
+            "scaled logistic regression. Fit time: a fit under 2 s is the fastest of 3.", "",
             "| dataset | setting | default | accuracy | fit s |", "|---|---|---|---:|---:|"]
         for r in bayes:
             lines.append(f"| {r['dataset']} | {r['setting']} | "
                          f"{'yes' if r['is_default'] else ''} | {r['accuracy']:.3f} | "
                          f"{r['fit_s']:.1f} |")
         lines += ["", *summary_lines(bayes), ""]
+    clustering = [r for r in rows if r["estimator"] == "clustering"]
+    if clustering:
+        lines += [
+            "## Clustering: MultiviewKMeans and MultiviewSpectralClustering", "",
+            "The training split's two standardised views (as for the fusion estimators), "
+            "clustered into as many clusters as there are classes (`k`, which the user "
+            "sets); the score is the adjusted Rand index against the classes (the "
+            "`accuracy` of the summary).", "",
+            "| dataset | setting | default | ARI | fit s |", "|---|---|---|---:|---:|"]
+        for r in clustering:
+            lines.append(f"| {r['dataset']} | {r['setting']} | "
+                         f"{'yes' if r['is_default'] else ''} | {r['accuracy']:.3f} | "
+                         f"{r['fit_s']:.1f} |")
+        lines += ["", *summary_lines(clustering), ""]
     lines.append(machine_line(machine))
     (RESULTS / "defaults.md").write_text("\n".join(lines) + "\n")
 
 
 PARTS = {"audio": audio_rows, "text": text_rows, "crossmodal": crossmodal_rows,
          "encoders": encoder_rows, "fusion": fusion_rows, "image": image_rows,
-         "probabilistic": probabilistic_rows}
+         "probabilistic": probabilistic_rows, "clustering": clustering_rows}
 
 
 def main(argv=None) -> int:
@@ -811,13 +954,14 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     from kernels import machine_info
 
-    estimators = {"audio": "MFCCExtractor + HMMClassifier", "text": "TextVectorizer + LinearSVC",
-                  "crossmodal": "two-view retrieval", "encoders": "codebook encoder",
-                  "fusion": "fusion", "image": "SIFTExtractor + VLAD(64)",
-                  "probabilistic": "MultimodalBayesNet"}
+    estimators = {"audio": {"MFCCExtractor + HMMClassifier", "HMM covariance by training size"},
+                  "text": {"TextVectorizer + LinearSVC"}, "crossmodal": {"two-view retrieval"},
+                  "encoders": {"codebook encoder"}, "fusion": {"fusion"},
+                  "image": {"SIFTExtractor + VLAD(64)"}, "probabilistic": {"MultimodalBayesNet"},
+                  "clustering": {"clustering"}}
     kept = []
     if (RESULTS / "defaults.json").exists() and set(args.parts) != set(PARTS):
-        redone = {estimators[part] for part in args.parts}
+        redone = set().union(*(estimators[part] for part in args.parts))
         kept = [r for r in json.loads((RESULTS / "defaults.json").read_text())["rows"]
                 if r["estimator"] not in redone]
     rows = kept + [row for part in args.parts for row in PARTS[part](Path(args.data_dir))]

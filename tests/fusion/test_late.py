@@ -265,3 +265,51 @@ def test_oof_refit_final_step_calibrates_the_last_step_alone():
         else:
             assert isinstance(last, MultiOutputClassifier)
         assert np.mean(model.predict(X) == target) > 0.6
+
+
+def _held_out_counts(X, y, a, b):
+    """The auto rule's McNemar counts by hand: members refitted without the first fold of
+    StratifiedKFold(5), mean and product of their probabilities on that fold."""
+    train, held = next(StratifiedKFold(5).split(X, y))
+    pa = LogisticRegression().fit(X[train][:, a], y[train]).predict_proba(X[held][:, a])
+    pb = GaussianNB().fit(X[train][:, b], y[train]).predict_proba(X[held][:, b])
+    mean_right = (pa + pb).argmax(1) == y[held]
+    product_right = (pa * pb).argmax(1) == y[held]
+    return int(np.sum(product_right & ~mean_right)), int(np.sum(mean_right & ~product_right))
+
+
+def test_auto_rule_picks_the_product_for_independent_modalities():
+    """Modalities independent given the class: the product is the Bayes rule, and with
+    enough held-out samples it is significantly better than the mean."""
+    X, y = make_blocks(n=1500, n_classes=6, dims=(4, 4), signal=(0.9, 0.9), seed=1)
+    a, b = [0, 1, 2, 3], [4, 5, 6, 7]
+    auto = _late(a, b).fit(X, y)
+    only_product, only_mean = _held_out_counts(X, y, a, b)
+    assert auto.auto_counts_ == {"only_product": only_product, "only_mean": only_mean}
+    assert only_product - only_mean >= 2 * np.sqrt(only_product + only_mean)
+    assert auto.combine_ == "product"
+    product = _late(a, b, combine="product").fit(X, y)
+    np.testing.assert_allclose(auto.predict_proba(X), product.predict_proba(X))
+
+
+def test_auto_rule_keeps_the_mean_without_a_significant_gain(two_blocks):
+    X, y, a, b = two_blocks
+    auto = _late(a, a).fit(X, y)  # the same evidence twice: the product only sharpens it
+    assert auto.auto_counts_ == {"only_product": 0, "only_mean": 0}
+    assert auto.combine_ == "mean"
+    auto = _late(a, b).fit(X, y)
+    only_product, only_mean = _held_out_counts(X, y, a, b)
+    assert auto.auto_counts_ == {"only_product": only_product, "only_mean": only_mean}
+    assert only_product - only_mean < 2 * np.sqrt(only_product + only_mean)
+    assert auto.combine_ == "mean"
+    mean = _late(a, b, combine="mean").fit(X, y)
+    np.testing.assert_allclose(auto.predict_proba(X), mean.predict_proba(X))
+    # with weights="cv", all folds' out-of-fold probabilities decide
+    cv = _late(a, b, weights="cv").fit(X, y)
+    assert cv.combine_ in ("mean", "product")
+    oof = [cross_val_predict(est, X[:, cols], y, cv=StratifiedKFold(5), method="predict_proba")
+           for est, cols in ((LogisticRegression(), a), (GaussianNB(), b))]
+    mean_right = (oof[0] + oof[1]).argmax(1) == y
+    product_right = (oof[0] * oof[1]).argmax(1) == y
+    assert cv.auto_counts_ == {"only_product": int(np.sum(product_right & ~mean_right)),
+                               "only_mean": int(np.sum(mean_right & ~product_right))}

@@ -73,6 +73,63 @@ def test_supervised_states_are_out_of_fold_predictions():
         ModalityDiscretizer([("m", "passthrough", ["hot0"])], method="supervised").fit(X)
 
 
+def test_auto_method_is_supervised_with_labels_and_kmeans_without():
+    """"auto": out-of-fold LDA predictions for dense features when y is given (a scaled
+    logistic regression for sparse ones), the k-means states of method="kmeans" without."""
+    import scipy.sparse as sp
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = blobs()
+    X.iloc[:, :] += np.random.default_rng(1).normal(0, 2.0, size=X.shape)  # some errors
+    triples = [("m", "passthrough", ["hot0", "hot1", "hot2"])]
+    auto = ModalityDiscretizer(triples, cv=StratifiedKFold(3))
+    states = auto.fit_transform(X, y)["m"].to_numpy()
+    assert auto.methods_ == {"m": "supervised"}
+    expected = cross_val_predict(LinearDiscriminantAnalysis(), X.to_numpy(), y,
+                                 cv=StratifiedKFold(3))
+    np.testing.assert_array_equal(states, expected)
+    assert 0 < np.mean(expected != y) < 0.5  # the test can tell the folds apart
+    np.testing.assert_array_equal(auto.transform(X)["m"].to_numpy(),
+                                  LinearDiscriminantAnalysis().fit(X, y).predict(X.to_numpy()))
+    assert auto.state_descriptions_["m"][1].startswith("1: hot1")
+
+    unsupervised = ModalityDiscretizer(triples, n_states=3, random_state=0)
+    kmeans = ModalityDiscretizer(triples, method="kmeans", n_states=3, random_state=0)
+    np.testing.assert_array_equal(unsupervised.fit_transform(X), kmeans.fit_transform(X))
+    assert unsupervised.methods_ == {"m": "kmeans"}
+
+    sparse = ModalityDiscretizer([("m", _Sparse(), ["hot0", "hot1", "hot2"])],
+                                 cv=StratifiedKFold(3))
+    states = sparse.fit_transform(X, y)["m"].to_numpy()
+    reference = make_pipeline(StandardScaler(with_mean=False), LogisticRegression(max_iter=1000))
+    expected = cross_val_predict(reference, sp.csr_matrix(X.to_numpy()), y,
+                                 cv=StratifiedKFold(3))
+    np.testing.assert_array_equal(states, expected)
+
+
+class _Sparse:
+    """A stateless transformer returning its input as a CSR matrix."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        import scipy.sparse as sp
+
+        return sp.csr_matrix(np.asarray(X, dtype=float))
+
+    def fit_transform(self, X, y=None):
+        return self.transform(X)
+
+    def get_params(self, deep=True):
+        return {}
+
+    def set_params(self, **params):
+        return self
+
+
 def test_missing_modality_gives_nan_and_is_fitted_without_it():
     X, _ = blobs()
     X = X.astype(object)

@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from sklearn.base import TransformerMixin, clone
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import check_cv, cross_val_predict
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -31,7 +32,7 @@ from mmfuse._modalities import (
 )
 from mmfuse.descriptors import DescriptorSet
 
-METHODS = ("kmeans", "argmax", "quantile", "supervised")
+METHODS = ("auto", "kmeans", "argmax", "quantile", "supervised")
 #: n_states="auto": one state per this many samples with the modality, within bounds.
 AUTO_SAMPLES_PER_STATE, AUTO_MIN_STATES, AUTO_MAX_STATES = 64, 8, 32
 
@@ -84,9 +85,18 @@ class ModalityDiscretizer(TransformerMixin, ModalityComposition):
         transformer giving one fixed-length vector per sample (dense or
         sparse), or ``"passthrough"`` for numeric columns; ``columns``
         selects the input as in ColumnTransformer.
-    method : {"kmeans", "argmax", "quantile", "supervised"} or dict, default="kmeans"
+    method : {"auto", "kmeans", "argmax", "quantile", "supervised"} or dict, \
+default="auto"
         How a vector becomes a state; a dict gives one per modality name
-        (absent names get ``"kmeans"``).
+        (absent names get ``"auto"``). ``"auto"``: ``"supervised"`` when
+        `fit` is given class labels ``y`` (as :class:`MultimodalBayesNet`
+        does), ``"kmeans"`` without them; the choice is in `methods_`. A
+        naive Bayes network over supervised states scored 0.863 against
+        0.733 over 32 k-means states on audio-visual digits, 0.678 against
+        0.664 on Wikipedia categories and 0.625 against 0.615 on MVSA
+        Twitter, and fitted faster on all three
+        (``benchmarks/results/defaults.md``). ``"kmeans"`` was the default
+        until 0.1; pass it for the earlier states.
     n_states : int, "auto" or dict, default="auto"
         Number of states for ``"kmeans"`` and ``"quantile"`` (a dict gives
         one per modality name; absent names get ``"auto"``). ``"auto"``:
@@ -100,10 +110,14 @@ class ModalityDiscretizer(TransformerMixin, ModalityComposition):
     n_top : int, default=3
         Features named in a k-means or supervised state's description.
     classifier : classifier or None, default=None
-        The per-modality classifier of ``"supervised"``; None means a
-        :class:`~sklearn.preprocessing.StandardScaler` (``with_mean=False``,
-        so sparse features stay sparse) followed by
-        ``LogisticRegression(max_iter=1000)``.
+        The per-modality classifier of ``"supervised"``. None means
+        :class:`~sklearn.discriminant_analysis.LinearDiscriminantAnalysis`
+        for dense features (closed form: about 3x faster than the logistic
+        regression at the same accuracy on the three datasets above), and
+        for sparse ones a :class:`~sklearn.preprocessing.StandardScaler`
+        (``with_mean=False``, so they stay sparse) followed by
+        ``LogisticRegression(max_iter=1000)`` (used for dense features too
+        until 0.1).
     cv : int or cross-validation generator, default=5
         Folds for the out-of-fold states of ``"supervised"``.
     random_state : int, RandomState instance or None, default=None
@@ -120,6 +134,8 @@ class ModalityDiscretizer(TransformerMixin, ModalityComposition):
         per modality (None for ``"argmax"``).
     n_states_ : dict of {str: int}
         Number of states per modality variable.
+    methods_ : dict of {str: str}
+        The method of each modality (`method`, with ``"auto"`` resolved).
     state_descriptions_ : dict of {str: list of str}
         Readable description of each state, indexed by state.
     feature_names_ : dict of {str: ndarray of str}
@@ -163,7 +179,7 @@ class ModalityDiscretizer(TransformerMixin, ModalityComposition):
         "verbose": ["verbose", None],
     }
 
-    def __init__(self, modalities, *, method="kmeans", n_states="auto", n_top=3, classifier=None,
+    def __init__(self, modalities, *, method="auto", n_states="auto", n_top=3, classifier=None,
                  cv=5, random_state=None, verbose=None):
         self.modalities = modalities
         self.method = method
@@ -176,7 +192,7 @@ class ModalityDiscretizer(TransformerMixin, ModalityComposition):
 
     # -- settings per modality ---------------------------------------------------------
     def _method_of(self, name: str) -> str:
-        method = self.method.get(name, "kmeans") if isinstance(self.method, dict) else self.method
+        method = self.method.get(name, "auto") if isinstance(self.method, dict) else self.method
         if method not in METHODS:
             raise ValueError(f"ModalityDiscretizer: method for modality {name!r} must be one of "
                              f"{METHODS}, got {method!r}")
@@ -239,11 +255,15 @@ class ModalityDiscretizer(TransformerMixin, ModalityComposition):
         rng = check_random_state(self.random_state)
         self.transformers_, self.quantizers_, self.n_states_ = {}, {}, {}
         self.state_descriptions_, self.feature_names_, self.n_missing_ = {}, {}, {}
+        self.methods_ = {}
         out = {}
         verbose = resolve_verbose(self.verbose)
         for name, transformer, columns in tqdm(modalities, desc="discretising modalities",
                                                disable=verbose < 1):
             method = self._method_of(name)
+            if method == "auto":
+                method = "kmeans" if y is None else "supervised"
+            self.methods_[name] = method
             block = select_modality(X, columns, name)
             missing = missing_modality_mask(block)
             present = np.flatnonzero(~missing)
@@ -284,9 +304,13 @@ class ModalityDiscretizer(TransformerMixin, ModalityComposition):
             raise ValueError(f"ModalityDiscretizer: method='supervised' (modality {name!r}) "
                              "needs the class labels y in fit")
         y = np.asarray(y)
-        classifier = (make_pipeline(StandardScaler(with_mean=False),
-                                    LogisticRegression(max_iter=1000))
-                      if self.classifier is None else clone(self.classifier))
+        if self.classifier is not None:
+            classifier = clone(self.classifier)
+        elif sp.issparse(features):
+            classifier = make_pipeline(StandardScaler(with_mean=False),
+                                       LogisticRegression(max_iter=1000))
+        else:
+            classifier = LinearDiscriminantAnalysis()
         splitter = check_cv(self.cv, y, classifier=True)
         out_of_fold = cross_val_predict(clone(classifier), features, y, cv=splitter)
         classifier.fit(features, y)

@@ -115,7 +115,7 @@ def clustering_rows(name, X, y):
         n, n_init="auto", random_state=0).fit_predict(np.hstack(list(X.values())))
     models["MultiviewKMeans"] = lambda: MultiviewKMeans(n, random_state=0).fit_predict(X)
     models["MultiviewSpectralClustering"] = lambda: MultiviewSpectralClustering(
-        n, random_state=0).fit_predict(X)
+        n, combine="product", random_state=0).fit_predict(X)
     models["MultiviewSpectralClustering(combine='mean')"] = lambda: MultiviewSpectralClustering(
         n, combine="mean", random_state=0).fit_predict(X)
     rows = []

@@ -24,7 +24,7 @@ def crossed_views(n=400, seed=0, noise_columns=0):
 
 
 @parametrize_with_checks([MultiviewSpectralClustering(2, random_state=0),
-                          MultiviewSpectralClustering(2, combine="mean", random_state=0),
+                          MultiviewSpectralClustering(2, combine="product", random_state=0),
                           MultiviewKMeans(2, random_state=0),
                           MultiviewKMeans(2, views=[("a", slice(0, 1)), ("b", slice(0, None))],
                                           random_state=0)])
@@ -32,8 +32,9 @@ def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
 
-@pytest.mark.parametrize("model", [MultiviewSpectralClustering(4, random_state=0),
-                                   MultiviewKMeans(4, random_state=0)])
+@pytest.mark.parametrize("model", [
+    MultiviewSpectralClustering(4, combine="product", random_state=0),
+    MultiviewKMeans(4, random_state=0)])
 def test_multiview_beats_every_single_view_kmeans(model):
     for seed in range(3):
         a, b, truth = crossed_views(seed=seed)
@@ -52,7 +53,8 @@ def test_spectral_equals_sklearn_on_the_fused_affinity():
     np.testing.assert_allclose(model.affinity_matrix_, K, atol=1e-12)
     reference = SpectralClustering(4, affinity="precomputed", random_state=0).fit(K)
     np.testing.assert_array_equal(model.labels_, reference.labels_)
-    product = MultiviewSpectralClustering(4, gamma=[0.2, 0.3], random_state=0).fit(
+    product = MultiviewSpectralClustering(4, gamma=[0.2, 0.3], combine="product",
+                                          random_state=0).fit(
         {"a": a, "b": b})
     np.testing.assert_allclose(product.affinity_matrix_,
                                rbf_kernel(a, gamma=0.2) * rbf_kernel(b, gamma=0.3), atol=1e-12)
@@ -73,11 +75,12 @@ def test_missing_views_are_clustered_on_the_views_they_have():
     a, b, truth = crossed_views(n=400, seed=4)
     b_missing = b.copy()
     b_missing[:40] = np.nan  # 10% without view b
-    for model in (MultiviewSpectralClustering(4, random_state=0),
+    for model in (MultiviewSpectralClustering(4, combine="product", random_state=0),
                   MultiviewKMeans(4, random_state=0)):
         labels = model.fit_predict({"a": a, "b": b_missing})
         assert adjusted_rand_score(truth[40:], labels[40:]) > 0.75
-    spectral = MultiviewSpectralClustering(4, random_state=0).fit({"a": a, "b": b_missing})
+    spectral = MultiviewSpectralClustering(4, combine="product", random_state=0).fit(
+        {"a": a, "b": b_missing})
     # a pair that shares only view a is compared on view a alone
     expected = rbf_kernel(a[:2], gamma=spectral.gammas_[0])[0, 1]
     assert spectral.affinity_matrix_[0, 1] == pytest.approx(expected ** 2)
@@ -93,6 +96,6 @@ def test_missing_views_are_clustered_on_the_views_they_have():
 def test_blocks_and_sparse_views():
     a, b, truth = crossed_views(n=200)
     X = Blocks({"a": sp.csr_matrix(np.maximum(a, 0)), "b": b})
-    for model in (MultiviewSpectralClustering(4, random_state=0),
+    for model in (MultiviewSpectralClustering(4, combine="product", random_state=0),
                   MultiviewKMeans(4, random_state=0)):
         assert model.fit_predict(X).shape == (200,)

@@ -879,6 +879,34 @@ def _seed_means(rows: list[dict]) -> list[dict]:
     return means
 
 
+def _simple_section(title: str, intro: str, rows: list[dict], *, seconds: str = "fit s",
+                    digits: int = 1) -> list[str]:
+    """A results section: one row per setting, then the default-against-best lines."""
+    lines = [title, "", intro, "", f"| dataset | setting | default | accuracy | {seconds} |",
+             "|---|---|---|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['dataset']} | {r['setting']} | "
+                     f"{'yes' if r['is_default'] else ''} | {r['accuracy']:.3f} | "
+                     f"{r['fit_s']:.{digits}f} |")
+    return lines + ["", *summary_lines(rows), ""]
+
+
+def _seeded_section(title: str, intro: str, score: str, runs: list[dict]) -> list[str]:
+    """A results section over seeds: the mean of each setting and its range, then the
+    default-against-best lines of the seed means."""
+    means = _seed_means(runs)
+    lines = [title, "", intro, "",
+             f"| dataset | setting | default | {score} (mean) | range | fit s |",
+             "|---|---|---|---:|---|---:|"]
+    for r in means:
+        scores = [q["accuracy"] for q in runs
+                  if (q["dataset"], q["setting"]) == (r["dataset"], r["setting"])]
+        lines.append(f"| {r['dataset']} | {r['setting']} | "
+                     f"{'yes' if r['is_default'] else ''} | {r['accuracy']:.3f} | "
+                     f"{min(scores):.3f} to {max(scores):.3f} | {r['fit_s']:.1f} |")
+    return lines + ["", *summary_lines(means), ""]
+
+
 def write_markdown(rows: list[dict], machine: dict) -> None:
     from kernels import machine_line
 
@@ -1008,24 +1036,17 @@ def write_markdown(rows: list[dict], machine: dict) -> None:
         lines += ["", *summary_lines(fusion), ""]
     image = [r for r in rows if r["estimator"] == "SIFTExtractor + VLAD(64)"]
     if image:
-        lines += [
-            "## Image: SIFTExtractor", "",
+        lines += _simple_section(
+            "## Image: SIFTExtractor",
             "Dense SIFT with each setting -> `VLAD(64, random_state=0)` -> scikit-learn's "
             "`LinearSVC()`, official splits (Grocery Store 2,640 / 2,485 photos, 81 classes; "
             f"MVSA 3,200 / 800, 3 classes; MNIST's first {MNIST_TRAIN:,} / {MNIST_TEST:,} "
-            "digits). Time: "
-            "extraction of train + test (2 jobs).", "",
-            "| dataset | setting | default | accuracy | extraction s |",
-            "|---|---|---|---:|---:|"]
-        for r in image:
-            lines.append(f"| {r['dataset']} | {r['setting']} | "
-                         f"{'yes' if r['is_default'] else ''} | {r['accuracy']:.3f} | "
-                         f"{r['fit_s']:.0f} |")
-        lines += ["", *summary_lines(image), ""]
+            "digits). Time: extraction of train + test (2 jobs).", image,
+            seconds="extraction s", digits=0)
     bayes = [r for r in rows if r["estimator"] == "MultimodalBayesNet"]
     if bayes:
-        lines += [
-            "## Probabilistic: MultimodalBayesNet over ModalityDiscretizer", "",
+        lines += _simple_section(
+            "## Probabilistic: MultimodalBayesNet over ModalityDiscretizer",
             "Naive Bayes network (the default structure) over one discrete state per "
             "modality, on the two views of `few_labels.py` (standardised), official splits. "
             "The default discretizer's `method=\"auto\"` gives supervised states here (the "
@@ -1033,68 +1054,35 @@ def write_markdown(rows: list[dict], machine: dict) -> None:
             "analysis per modality, one state per class. Before, the default was k-means "
             "with `n_states=\"auto\"` (32 states here, one per 64 training samples within "
             "8-32; 8 was the fixed default before that), and supervised states came from a "
-            "scaled logistic regression. Fit time: a fit under 2 s is the fastest of 3.", "",
-            "| dataset | setting | default | accuracy | fit s |", "|---|---|---|---:|---:|"]
-        for r in bayes:
-            lines.append(f"| {r['dataset']} | {r['setting']} | "
-                         f"{'yes' if r['is_default'] else ''} | {r['accuracy']:.3f} | "
-                         f"{r['fit_s']:.1f} |")
-        lines += ["", *summary_lines(bayes), ""]
+            "scaled logistic regression. Fit time: a fit under 2 s is the fastest of 3.", bayes)
     topics = [r for r in rows if r["estimator"] == "topics"]
     if topics:
-        lines += [
-            "## Text topics: LSATopics and LDATopics", "",
+        lines += _simple_section(
+            "## Text topics: LSATopics and LDATopics",
             "Topic features of `TextVectorizer()`'s TF-IDF (LSA) or of its raw term counts "
             "(`use_idf=False, norm=None`, as LDA needs), fitted on the training split and "
             "classified by scikit-learn's `LinearSVC()`; official / fixed splits. Fit time: "
-            "the topic model's.", "",
-            "| dataset | setting | default | accuracy | fit s |", "|---|---|---|---:|---:|"]
-        for r in topics:
-            lines.append(f"| {r['dataset']} | {r['setting']} | "
-                         f"{'yes' if r['is_default'] else ''} | {r['accuracy']:.3f} | "
-                         f"{r['fit_s']:.1f} |")
-        lines += ["", *summary_lines(topics), ""]
+            "the topic model's.", topics)
     semi = [r for r in rows if r["estimator"] == "semi-supervised"]
     if semi:
-        semi_runs, semi = semi, _seed_means(semi)
-        lines += [
+        lines += _seeded_section(
             "## Semi-supervised: CCAClassifier, CoTrainingClassifier, MultiviewLabelSpreading",
-            "", f"The fusion views with {SEMI_FRACTION:.0%} of the training labels (stratified, "
-            f"draws {', '.join(map(str, SEMI_SEEDS))}; the other labels given as -1), scored "
-            "on the test split: the mean over the draws, with their range; fit time: the "
-            "mean.", "",
-            "| dataset | setting | default | accuracy (mean) | range | fit s |",
-            "|---|---|---|---:|---|---:|"]
-        for r in semi:
-            scores = [q["accuracy"] for q in semi_runs
-                      if (q["dataset"], q["setting"]) == (r["dataset"], r["setting"])]
-            lines.append(f"| {r['dataset']} | {r['setting']} | "
-                         f"{'yes' if r['is_default'] else ''} | {r['accuracy']:.3f} | "
-                         f"{min(scores):.3f} to {max(scores):.3f} | {r['fit_s']:.1f} |")
-        lines += ["", *summary_lines(semi), ""]
+            f"The fusion views with {SEMI_FRACTION:.0%} of the training labels (stratified; "
+            "the other labels given as -1), scored on the test split: the mean over the "
+            f"label draws {', '.join(map(str, SEMI_SEEDS))}, with their range; fit time: the "
+            "mean.", "accuracy", semi)
     clustering = [r for r in rows if r["estimator"] == "clustering"]
     if clustering:
-        per_seed = clustering
-        clustering = _seed_means(clustering)
-        lines += [
-            "## Clustering: MultiviewKMeans and MultiviewSpectralClustering", "",
+        lines += _seeded_section(
+            "## Clustering: MultiviewKMeans and MultiviewSpectralClustering",
             "The training split's two standardised views (as for the fusion estimators), "
             "clustered into as many clusters as there are classes (`k`, which the user "
             "sets); the score is the adjusted Rand index against the classes (the "
-            "`accuracy` of the summary), the mean over seeds "
-            "(`MultiviewSpectralClustering` combines the views' kernels with "
-            "`combine=\"mean\"` by default, the product before), "
+            "`accuracy` of the summary): the mean over the seeds "
             f"{', '.join(map(str, CLUSTERING_SEEDS))} (one k-means start varies by several "
-            "hundredths), with their range; fit time: the mean.", "",
-            "| dataset | setting | default | ARI (mean) | ARI range | fit s |",
-            "|---|---|---|---:|---|---:|"]
-        for r in clustering:
-            scores = [q["accuracy"] for q in per_seed
-                      if (q["dataset"], q["setting"]) == (r["dataset"], r["setting"])]
-            lines.append(f"| {r['dataset']} | {r['setting']} | "
-                         f"{'yes' if r['is_default'] else ''} | {r['accuracy']:.3f} | "
-                         f"{min(scores):.3f} to {max(scores):.3f} | {r['fit_s']:.1f} |")
-        lines += ["", *summary_lines(clustering), ""]
+            "hundredths), with their range; fit time: the mean. "
+            "`MultiviewSpectralClustering` combines the views' kernels with "
+            "`combine=\"mean\"` by default (the product before).", "ARI", clustering)
     lines.append(machine_line(machine))
     (RESULTS / "defaults.md").write_text("\n".join(lines) + "\n")
 

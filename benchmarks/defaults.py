@@ -309,6 +309,13 @@ CROSSMODAL_GRID = [
      {"n_components": 2, "random_state": 0}),
     ("KernelCCA(n_components=5, random_state=0)", "KernelCCA",
      {"n_components": 5, "random_state": 0}),
+    ("RankingEmbedding(random_state=0)", "RankingEmbedding", {"random_state": 0}),
+    ("RankingEmbedding(margin=0.2, random_state=0)", "RankingEmbedding",
+     {"margin": 0.2, "random_state": 0}),
+    ("RankingEmbedding(margin=1.0, random_state=0)", "RankingEmbedding",
+     {"margin": 1.0, "random_state": 0}),
+    ("RankingEmbedding(n_components=16, random_state=0)", "RankingEmbedding",
+     {"n_components": 16, "random_state": 0}),
     # supervised: fitted with the training labels too
     ("SemanticMatching()", "SemanticMatching", {}),
     ("SemanticMatching(classifier=scaled LogisticRegression(C=0.1))", "SemanticMatching",

@@ -30,17 +30,22 @@ and stronger shrinkage, and ``PLS``, on Wikipedia's paper features (128-word
 image BoW, 10-topic text LDA; official split), audio-visual digits (MNIST
 pixels vs the MFCC summary of the paired recording; FSDD's split) and MVSA
 Twitter (its photo and tweet views below; fixed split), scored by the mean
-of both directions' MAP with class relevance. ``SemanticMatching()`` against
-weaker and stronger regularisation of its logistic regressions, and
+of both directions' MAP with class relevance. ``RankingEmbedding()`` against
+other margins and fewer components; ``SemanticMatching()`` against weaker and
+stronger regularisation of its logistic regressions, and
 ``SemanticCorrelationMatching()`` against a KernelCCA correlation step, on the
 same sets with their labels.
 
-Fusion (see the section): late, early, kernel, cascade and hierarchical
-fusion on two standardised views of audio-visual digits, Wikipedia and MVSA.
-
 Clustering: ``MultiviewKMeans`` and ``MultiviewSpectralClustering`` with as
-many clusters as classes, on the same training views, scored by the adjusted
-Rand index.
+many clusters as classes, on the fusion rows' training views, scored by the
+adjusted Rand index (3 seeds).
+
+Topics: ``LSATopics`` and ``LDATopics`` as ``LinearSVC`` features, on
+Wikipedia's articles and MVSA's tweets.
+
+Semi-supervised: ``CCAClassifier``, ``CoTrainingClassifier`` and
+``MultiviewLabelSpreading`` with 5% of the training labels (5 draws), on the
+fusion rows' views.
 
 Encoders: ``BagOfWords(256)``, ``VLAD(64)`` and ``FisherVector(64)`` with the default codebook
 sample (``max_descriptors="auto"``) against the former fixed 100,000, on
@@ -58,20 +63,23 @@ reduced to 100 principal components and the tweet's TF-IDF reduced to 100 by
 truncated SVD, both fitted on the training split without labels).
 
 Probabilistic: ``MultimodalBayesNet`` over the default ``ModalityDiscretizer``
-(k-means, ``n_states="auto"``) against 8 and 16 states and supervised states,
-on the same two views as the fusion rows.
+(``method="auto"``: supervised LDA states, given the labels) against k-means
+states (32, 8 and 16) and logistic-regression states, on the same two views
+as the fusion rows.
 
 The results open with a summary: per estimator, on how many of its real
 datasets the default is within 0.02 of the best grid setting, and of the
 best setting costing at most twice the default's time.
 
-Fusion: ``LateFusionClassifier``, ``EarlyFusion`` (+ logistic regression) and
-``KernelFusionClassifier`` with their defaults against other combination
-rules, normalisations and kernel weights, on AV digits and Wikipedia's two
-views (see ``few_labels.py`` for the features).
+Fusion: ``LateFusionClassifier``, ``EarlyFusion`` (+ logistic regression),
+``KernelFusionClassifier``, ``CascadeFusionClassifier`` and
+``HierarchicalFusionClassifier`` with their defaults against other combination
+rules, thresholds, normalisations and kernel weights, on the two views of AV
+digits, Wikipedia and MVSA (see ``few_labels.py`` for the features).
 
     python benchmarks/defaults.py [--data-dir DIR]
-        [--parts audio text crossmodal encoders fusion image probabilistic]
+        [--parts audio text crossmodal encoders fusion image probabilistic clustering
+                 topics semi_supervised]
 
 Writes ``results/defaults.{json,md}`` with machine info.
 """

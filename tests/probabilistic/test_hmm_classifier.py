@@ -327,7 +327,9 @@ def test_batched_scores_equal_hmmlearn_score_per_sequence(fitted, data):
     sequences = [np.zeros((0, 2))] + [(x - fitted.mean_) / fitted.scale_ for x in X_test[:20]]
     for model in fitted.models_:
         expected = [0.0] + [model.score(x) for x in sequences[1:]]
-        np.testing.assert_allclose(_score_sequences(model, sequences), expected, rtol=1e-10)
+        lengths = np.array([x.shape[0] for x in sequences])
+        np.testing.assert_allclose(_score_sequences(model, np.concatenate(sequences), lengths),
+                                   expected, rtol=1e-10)
 
 
 def test_auto_covariance_follows_the_frames_per_gaussian(data):

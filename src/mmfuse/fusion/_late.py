@@ -346,15 +346,14 @@ class LateFusionClassifier(ClassifierMixin, FusionClassifierMixin, ModalityCompo
             fit_rows[held] = False
             probas, held_present = [], []
             for (_, est, _), block, mask in zip(modalities, blocks, present, strict=True):
-                proba = [np.zeros((held.size, k)) for k in n_classes]
-                usable = mask[held] & (mask & fit_rows).any()
+                train = mask & fit_rows
+                usable = mask[held] & train.any()
                 if usable.any():
-                    fitted, seen, _ = _fit_modality(est, block, Y, mask & fit_rows)
-                    for full, p in zip(proba, aligned_proba(
-                            fitted, take_rows(block, held[usable]), n_classes, seen),
-                            strict=True):
-                        full[usable] = p
-                probas.append(proba)
+                    fitted, seen, _ = _fit_modality(est, block, Y, train)
+                    probas.append(_proba_where(fitted, take_rows(block, held), usable,
+                                               n_classes, seen))
+                else:
+                    probas.append([np.zeros((held.size, k)) for k in n_classes])
                 held_present.append(usable)
             held_present = np.array(held_present)
         only_product = only_mean = 0
@@ -405,13 +404,7 @@ class LateFusionClassifier(ClassifierMixin, FusionClassifierMixin, ModalityCompo
                                               self._seen_classes, strict=True):
             block = select_modality(X, cols, name)
             mask = ~missing_modality_mask(block)
-            rows = np.flatnonzero(mask)
-            full = [np.zeros((len(mask), k)) for k in n_classes]
-            if rows.size:
-                for f, p in zip(full, aligned_proba(est, take_rows(block, rows), n_classes,
-                                                    seen), strict=True):
-                    f[rows] = p
-            probas.append(full)
+            probas.append(_proba_where(est, block, mask, n_classes, seen))
             present.append(mask)
         return probas, present
 
@@ -480,6 +473,18 @@ def with_probabilities(estimator):
         return CalibratedClassifierCV(estimator, method="sigmoid", cv=3)
     raise ValueError(f"{type(estimator).__name__} has neither predict_proba nor "
                      "decision_function; late fusion combines class probabilities")
+
+
+def _proba_where(estimator, block, mask, n_classes, seen):
+    """Per output: ``estimator``'s aligned probabilities on the rows of ``block`` where
+    ``mask``, zeros on the others."""
+    rows = np.flatnonzero(mask)
+    out = [np.zeros((len(mask), k)) for k in n_classes]
+    if rows.size:
+        for full, p in zip(out, aligned_proba(estimator, take_rows(block, rows), n_classes,
+                                              seen), strict=True):
+            full[rows] = p
+    return out
 
 
 def _fit_modality(estimator, block, Y, present, keep_features=False):

@@ -350,9 +350,9 @@ default="empirical"
         """
         check_is_fitted(self, "models_")
         ds = self._validate_sequences(X, reset=False)
-        sequences = [(ds[i] - self.mean_) / self.scale_ for i in range(ds.n_samples)]
+        frames = (ds.values.astype(np.float64) - self.mean_) / self.scale_
         columns = Parallel(n_jobs=self.n_jobs)(
-            delayed(_score_sequences)(model, sequences) for model in self.models_)
+            delayed(_score_sequences)(model, frames, ds.lengths) for model in self.models_)
         log_likelihood = np.column_stack(columns) if columns else np.zeros((ds.n_samples, 0))
         log_likelihood -= ds.lengths[:, None] * np.log(self.scale_).sum()
         return log_likelihood
@@ -522,19 +522,15 @@ class FrameBatchedGaussianHMM(GaussianHMM):
         log_frameprob = self._compute_log_likelihood(X)
         log_gamma = np.empty_like(log_frameprob)
         log_prob = 0.0
-        firsts = []
-        start = 0
-        for n in lengths:
-            n = int(n)
-            rows = slice(start, start + n)
-            firsts.append(start)
-            start += n
+        starts, ends = _bounds(lengths)
+        for start, end in zip(starts, ends, strict=True):
+            rows = slice(start, end)
             lattice = log_frameprob[rows]
             sequence_log_prob, fwdlattice = _hmmc.forward_log(
                 self.startprob_, self.transmat_, lattice)
             bwdlattice = _hmmc.backward_log(self.startprob_, self.transmat_, lattice)
             np.add(fwdlattice, bwdlattice, out=log_gamma[rows])
-            if "t" in self.params and n > 1:
+            if "t" in self.params and end - start > 1:
                 log_xi_sum = _hmmc.compute_log_xi_sum(
                     fwdlattice, self.transmat_, bwdlattice, lattice)
                 with np.errstate(under="ignore"):
@@ -544,9 +540,9 @@ class FrameBatchedGaussianHMM(GaussianHMM):
         log_gamma -= logsumexp(log_gamma, axis=1, keepdims=True)
         with np.errstate(under="ignore"):
             posteriors = np.exp(log_gamma)
-        stats["nobs"] += len(firsts)
+        stats["nobs"] += len(starts)
         if "s" in self.params:
-            stats["start"] += posteriors[firsts].sum(axis=0)
+            stats["start"] += posteriors[starts].sum(axis=0)
         if self._needs_sufficient_statistics_for_mean():
             stats["post"] += posteriors.sum(axis=0)
             stats["obs"] += posteriors.T @ X
@@ -648,24 +644,29 @@ def _degeneracy(model):
     return None
 
 
-def _score_sequences(model, sequences):
-    """Log-likelihood of each sequence under one model (0 for empty sequences).
+def _bounds(lengths):
+    """Start and end row of each sequence in the concatenated frames."""
+    ends = np.cumsum(np.asarray(lengths, dtype=np.int64))
+    return ends - lengths, ends
+
+
+def _score_sequences(model, frames, lengths):
+    """Log-likelihood of each sequence under one model (0 for empty sequences), from
+    the sequences' concatenated ``frames`` and their ``lengths``.
 
     What ``model.score`` gives sequence by sequence, with the emission
     densities of all frames evaluated in one call (one Cholesky
     factorisation per state, not per state and sequence).
     """
-    scores = np.zeros(len(sequences))
-    lengths = np.array([frames.shape[0] for frames in sequences], dtype=np.int64)
-    if not lengths.any():
+    scores = np.zeros(len(lengths))
+    if not frames.shape[0]:
         return scores
     with np.errstate(all="ignore"), threadpool_limits(limits=1):
-        log_frameprob = model._compute_log_likelihood(
-            np.concatenate([frames for frames in sequences if frames.shape[0]]))
-        ends = np.cumsum(lengths)
-        for i in np.flatnonzero(lengths):
+        log_frameprob = model._compute_log_likelihood(frames)
+        starts, ends = _bounds(lengths)
+        for i in np.flatnonzero(ends > starts):
             scores[i], _ = _hmmc.forward_log(model.startprob_, model.transmat_,
-                                             log_frameprob[ends[i] - lengths[i]:ends[i]])
+                                             log_frameprob[starts[i]:ends[i]])
     return scores
 
 
